@@ -1,0 +1,30 @@
+# One-command set-up: every target creates .venv from the pinned CPU stack on first use.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help venv test book clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(STAMP): requirements/ci.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch goes in the same command as the package, so nothing pulls an unpinned CUDA build.
+	$(PY) -m pip install -q -r requirements/ci.txt -e .
+	$(PY) -m pip check
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with the pinned stack and the package
+
+test: $(STAMP)  ## run the whole test suite
+	$(PY) -m pytest
+
+book: $(STAMP)  ## build the HTML book from scratch into _build/html
+	rm -rf _build
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+clean:  ## remove builds and caches (keeps .venv)
+	rm -rf _build .pytest_cache

@@ -1,0 +1,150 @@
+"""The data models of the three papers: cluster mixtures (Frei et al.; Min & Vidal) and nearly orthogonal points (Vardi et al.).
+
+Everything random is drawn on the CPU from an explicit ``torch.Generator`` and then moved to the device, so
+the same seed gives bit-identical data on every machine.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import _validate as check
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Points ``X`` (n, d), labels ``y`` (n,) in {-1, +1} with X's dtype, and the cluster of each point (or None)."""
+
+    X: Tensor
+    y: Tensor
+    cluster: Tensor | None = None
+
+    @property
+    def n(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.X.shape[1]
+
+
+@dataclass(frozen=True)
+class ClusterMixture:
+    """Gaussian clusters x = means[l] + N(0, sigma^2 I), label labels[l], cluster l uniform over the k clusters."""
+
+    means: Tensor  # (k, d)
+    labels: Tensor  # (k,) in {-1, +1}
+    sigma: float
+
+    @property
+    def k(self) -> int:
+        return self.means.shape[0]
+
+    @property
+    def d(self) -> int:
+        return self.means.shape[1]
+
+    def class_sum(self, label: int) -> Tensor:
+        """Sum of the cluster means of one class (Min & Vidal's mu-bar-plus or mu-bar-minus)."""
+        return self.means[self.labels == label].sum(0)
+
+    def sample(self, n: int, seed: int | torch.Generator, balanced: bool = False) -> Dataset:
+        """Draw n labelled points; ``balanced`` assigns clusters round-robin so every cluster appears (needs n >= k)."""
+        n = check.positive_int("n", n)
+        gen = check.generator(seed)
+        if balanced:
+            if n < self.k:
+                raise ValueError(f"n must be >= k={self.k} when balanced=True, got {n}")
+            cluster = torch.arange(n) % self.k
+            cluster = cluster[torch.randperm(n, generator=gen)]
+        else:
+            cluster = torch.randint(self.k, (n,), generator=gen)
+        noise = torch.randn(n, self.d, generator=gen, dtype=torch.float64)
+        cluster = cluster.to(self.means.device)
+        X = self.means[cluster] + self.sigma * noise.to(self.means)
+        return Dataset(X=X, y=self.labels[cluster].clone(), cluster=cluster)
+
+
+def _labels(k: int, labels: str, gen: torch.Generator) -> Tensor:
+    """Cluster labels: alternating +1, -1, ... or uniformly random with both classes present."""
+    if labels == "alternating":
+        return torch.where(torch.arange(k) % 2 == 0, 1.0, -1.0).to(torch.float64)
+    while True:  # rejection keeps the law uniform over labelings with both classes
+        lab = torch.randint(2, (k,), generator=gen).to(torch.float64) * 2 - 1
+        if lab.min() < 0 < lab.max():
+            return lab
+
+
+def cluster_mixture(
+    d: int,
+    k: int,
+    sigma: float = 1.0,
+    *,
+    means: str = "orthogonal",
+    labels: str = "alternating",
+    seed: int | torch.Generator = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> ClusterMixture:
+    """Frei et al.'s mixture: k means of norm sqrt(d), exactly orthogonal (QR) or Gaussian (nearly orthogonal)."""
+    d, k = check.positive_int("d", d), check.positive_int("k", k)
+    sigma = check.nonneg_real("sigma", sigma)
+    check.choice("means", means, ("orthogonal", "gaussian"))
+    check.choice("labels", labels, ("alternating", "random"))
+    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+    if k < 2:
+        raise ValueError(f"k must be >= 2 so that both labels are present, got {k}")
+    if means == "orthogonal" and k > d:
+        raise ValueError(f"k must be <= d={d} for orthogonal means, got {k}")
+    gen = check.generator(seed)
+    G = torch.randn(d, k, generator=gen, dtype=torch.float64)
+    if means == "orthogonal":
+        Q, _ = torch.linalg.qr(G)
+        M = Q.T
+    else:
+        M = G.T / G.norm(dim=0)[:, None]
+    lab = _labels(k, labels, gen)
+    return ClusterMixture(means=(math.sqrt(d) * M).to(device, dtype), labels=lab.to(device, dtype), sigma=sigma)
+
+
+def orthonormal_mixture(
+    D: int,
+    K: int,
+    K1: int,
+    alpha: float,
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> ClusterMixture:
+    """Min & Vidal's mixture: centres e_1..e_K in R^D, the first K1 positive, noise std alpha/sqrt(D) per coordinate."""
+    D, K, K1 = check.positive_int("D", D), check.positive_int("K", K), check.positive_int("K1", K1)
+    alpha = check.nonneg_real("alpha", alpha)
+    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+    if K > D:
+        raise ValueError(f"K must be <= D={D}, got {K}")
+    if K1 >= K:
+        raise ValueError(f"K1 must be < K={K} so that both labels are present, got {K1}")
+    means = torch.eye(K, D, dtype=dtype, device=device)
+    lab = torch.where(torch.arange(K, device=device) < K1, 1.0, -1.0).to(dtype)
+    return ClusterMixture(means=means, labels=lab, sigma=alpha / math.sqrt(D))
+
+
+def sphere_data(
+    n: int,
+    d: int,
+    *,
+    seed: int | torch.Generator = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> Dataset:
+    """Vardi et al.'s nearly orthogonal data: n points uniform on the sphere of radius sqrt(d), random labels."""
+    n, d = check.positive_int("n", n), check.positive_int("d", d)
+    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+    gen = check.generator(seed)
+    G = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    X = math.sqrt(d) * G / G.norm(dim=1, keepdim=True)
+    y = torch.randint(2, (n,), generator=gen).to(torch.float64) * 2 - 1
+    return Dataset(X=X.to(device, dtype), y=y.to(device, dtype))

@@ -1,0 +1,60 @@
+"""Exponential and logistic losses on margins q = y f(x), computed in the log domain.
+
+Everything the engine needs is a function of log L and of the dual weights a_i = -d log L / d q_i >= 0,
+which stay finite in float64 at margins in the thousands, long after e^(-q) underflows.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.nn.functional import logsigmoid
+
+from . import _validate as check
+
+LOSSES = ("exp", "logistic")
+
+# Above this margin log(log(1 + e^-q)) = -q to float64 precision, and the direct formula underflows.
+_LOGISTIC_ASYMPTOTE = 40.0
+
+
+def check_loss(loss: str) -> str:
+    """Raise unless ``loss`` names a known loss."""
+    return check.choice("loss", loss, LOSSES)
+
+
+def log_terms(q: Tensor, loss: str) -> Tensor:
+    """log l(q) elementwise: -q for the exponential loss, log log(1 + e^-q) for the logistic loss."""
+    if loss == "exp":
+        return -q
+    direct = torch.log(torch.nn.functional.softplus(-q.clamp_max(_LOGISTIC_ASYMPTOTE)))
+    return torch.where(q > _LOGISTIC_ASYMPTOTE, -q, direct)
+
+
+def log_mean_loss(q: Tensor, loss: str) -> Tensor:
+    """log of L = (1/n) sum_i l(q_i) over the last dimension, by logsumexp."""
+    return torch.logsumexp(log_terms(q, loss), dim=-1) - math.log(q.shape[-1])
+
+
+def dual_weights(q: Tensor, loss: str) -> Tensor:
+    """a_i = -d log L / d q_i = -l'(q_i) / sum_k l(q_k): non-negative, summing to 1 for the exponential loss."""
+    terms = log_terms(q, loss)
+    log_sum = torch.logsumexp(terms, dim=-1, keepdim=True)
+    log_neg_deriv = terms if loss == "exp" else logsigmoid(-q)
+    return torch.exp(log_neg_deriv - log_sum)
+
+
+def neg_derivative(q: Tensor, loss: str) -> Tensor:
+    """-l'(q) elementwise: e^-q for the exponential loss, sigmoid(-q) for the logistic loss."""
+    return torch.exp(-q) if loss == "exp" else torch.sigmoid(-q)
+
+
+def smoothed_margin(q: Tensor, loss: str, norm: Tensor, degree: int) -> Tensor:
+    """Lyu & Li's smoothed normalized margin: log(1 / (e^(nL) - 1)) / ||theta||^L (-log(nL)/||theta||^L for exp)."""
+    log_nL = torch.logsumexp(log_terms(q, loss), dim=-1)
+    if loss == "exp":
+        numer = -log_nL
+    else:  # -log(expm1(nL)) = -log(nL) to float64 precision once nL < e^-30
+        numer = torch.where(log_nL < -30, -log_nL, -torch.log(torch.expm1(log_nL.clamp_min(-30).exp())))
+    return numer / norm.pow(degree)

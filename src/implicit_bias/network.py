@@ -1,0 +1,296 @@
+"""Two-layer networks N(x) = sum_j v_j phi(w_j^T x + b_j), batched over R independent runs.
+
+Every trainable tensor has the run index first: W (R, m, d), b (R, m), v (R, m). Parameters are plain dicts
+of tensors so that the flow can treat them generically; a fixed second layer is held by the model, not in
+the dict. Gradients are written out by hand: with inputs shared by all runs, the forward pass and the
+first-layer gradient are each one matrix product over the R*m neurons of all runs together.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from . import _validate as check
+
+Params = dict[str, Tensor]
+
+# Guard for per-sample gradients: an (n, P) matrix is only for diagnostics on small problems.
+MAX_PER_SAMPLE_ENTRIES = 50_000_000
+
+
+class Model(Protocol):
+    """What the gradient-flow engine and the KKT diagnostics need from a homogeneous model."""
+
+    degree: int
+
+    def forward(self, params: Params, X: Tensor) -> Tensor: ...
+
+    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]: ...
+
+    def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor: ...
+
+
+def _run_seeds(seed: int | torch.Generator, runs: int) -> list[torch.Generator]:
+    """One generator per run: an int seed gives run r the seed seed + r, so run r does not depend on R."""
+    if isinstance(seed, torch.Generator):
+        return [seed] * runs
+    base = check.generator(seed).initial_seed()
+    return [torch.Generator().manual_seed(base + r) for r in range(runs)]
+
+
+def _check_inputs(X: Tensor, d: int, runs: int | None = None) -> None:
+    """Raise unless X is (n, d) shared by all runs or (R, n, d) with one batch per run."""
+    if X.dim() not in (2, 3) or X.shape[-1] != d:
+        raise ValueError(f"X must have shape (n, {d}) or (R, n, {d}), got {tuple(X.shape)}")
+    if X.dim() == 3 and runs is not None and X.shape[0] != runs:
+        raise ValueError(f"X has {X.shape[0]} runs in its first dimension but the parameters have R={runs}")
+
+
+def flatten(params: Params) -> Tensor:
+    """All parameters of each run as one row: (R, P), in the dict's order."""
+    R = next(iter(params.values())).shape[0]
+    return torch.cat([t.reshape(R, -1) for t in params.values()], dim=1)
+
+
+def sq_norm(params: Params) -> Tensor:
+    """Squared Euclidean norm of each run's parameters, (R,)."""
+    return sum(t.pow(2).flatten(1).sum(1) for t in params.values())
+
+
+@dataclass(frozen=True)
+class TwoLayerNet:
+    """Two-layer network of width m on R^d, ReLU (p = 1) or pReLU sigma(z)^p / ||(w_j, b_j)||^(p-1); no output bias.
+
+    With ``train_outer=False`` the second layer is fixed to +-1/sqrt(m) (first half +, second half -) and
+    the network is 1-homogeneous in its trained parameters; otherwise it is 2-homogeneous.
+    """
+
+    d: int
+    m: int
+    bias: bool = True
+    train_outer: bool = True
+    activation: str = "relu"
+    p: float = 1.0
+
+    def __post_init__(self) -> None:
+        check.positive_int("d", self.d)
+        check.positive_int("m", self.m)
+        check.choice("activation", self.activation, ("relu", "prelu"))
+        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 1 <= self.p < math.inf:
+            raise ValueError(f"p must be a number >= 1, got {self.p!r}")
+        if self.activation == "relu" and self.p != 1:
+            raise ValueError(f"p must be 1 for activation='relu' (use activation='prelu'), got {self.p!r}")
+        if not self.train_outer and self.m < 2:
+            raise ValueError(f"m must be >= 2 with a fixed second layer (both signs), got {self.m}")
+
+    @property
+    def degree(self) -> int:
+        """Homogeneity degree L in the trained parameters: N(x; c theta) = c^L N(x; theta)."""
+        return 2 if self.train_outer else 1
+
+    def init(
+        self,
+        runs: int = 1,
+        scale: float = 1e-3,
+        *,
+        seed: int | torch.Generator = 0,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+    ) -> Params:
+        """Independent N(0, scale^2) entries for every trained tensor of each of ``runs`` runs."""
+        runs = check.positive_int("runs", runs)
+        scale = check.positive_real("scale", scale)
+        dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+        shapes = {"W": (self.m, self.d)}
+        if self.bias:
+            shapes["b"] = (self.m,)
+        if self.train_outer:
+            shapes["v"] = (self.m,)
+        gens = _run_seeds(seed, runs)
+        params = {}
+        for name, shape in shapes.items():
+            draws = [torch.randn(shape, generator=g, dtype=torch.float64) for g in gens]
+            params[name] = (scale * torch.stack(draws)).to(device, dtype)
+        return params
+
+    def fixed_outer(self, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> Tensor:
+        """The fixed second layer: +1/sqrt(m) on the first half of the neurons, -1/sqrt(m) on the rest."""
+        half = (self.m + 1) // 2
+        v = torch.full((self.m,), -1.0, dtype=dtype, device=device)
+        v[:half] = 1.0
+        return v / math.sqrt(self.m)
+
+    def outer(self, params: Params) -> Tensor:
+        """Second-layer weights of every run, (R, m)."""
+        if self.train_outer:
+            return params["v"]
+        W = params["W"]
+        return self.fixed_outer(W.dtype, W.device).expand(W.shape[0], self.m)
+
+    def _check(self, params: Params, X: Tensor) -> None:
+        W = params.get("W")
+        if W is None or W.dim() != 3 or W.shape[1:] != (self.m, self.d):
+            got = None if W is None else tuple(W.shape)
+            raise ValueError(f"params['W'] must have shape (R, {self.m}, {self.d}), got {got}")
+        _check_inputs(X, self.d, W.shape[0])
+
+    def conserved(self, params: Params) -> Tensor | None:
+        """v_j^2 - ||w_j||^2 - b_j^2 per run and neuron, (R, m): constant along gradient flow; None if v is fixed."""
+        if not self.train_outer:
+            return None
+        return params["v"].pow(2) - self._neuron_norm(params).pow(2)
+
+    def restore_conserved(self, params: Params, target: Tensor) -> Params:
+        """Rescale (v_j, w_j, b_j) -> (c v_j, w_j / c, b_j / c), which leaves the network unchanged, so that
+        the conserved quantities equal ``target`` again: undoes the O(step^2) drift of a discrete step."""
+        v2, a = params["v"].pow(2), self._neuron_norm(params).pow(2)
+        root = torch.sqrt(target.pow(2) + 4 * v2 * a)
+        # c^2 solves v^2 c^4 - target c^2 - a = 0; two forms of the positive root avoid cancellation.
+        c2 = torch.where(target >= 0, (target + root) / (2 * v2), 2 * a / (root - target))
+        c = torch.where((v2 > 0) & (a > 0) & torch.isfinite(c2), c2.sqrt(), torch.ones_like(c2))
+        out = dict(params, v=params["v"] * c, W=params["W"] / c[..., None])
+        if self.bias:
+            out["b"] = params["b"] / c
+        return out
+
+    def preactivations(self, params: Params, X: Tensor) -> Tensor:
+        """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
+        self._check(params, X)
+        Z = self._layout(params, X)[0]
+        return Z.transpose(0, 1) if X.dim() == 2 else Z
+
+    def _layout(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor]:
+        """Pre-activations and outer weights broadcastable to them: (n, R, m) for shared X, (R, n, m) otherwise."""
+        W = params["W"]
+        R = W.shape[0]
+        if X.dim() == 2:  # one product over the neurons of all runs
+            Z = (X @ W.reshape(R * self.m, self.d).T).view(X.shape[0], R, self.m)
+            v = self.outer(params)[None]
+            if self.bias:
+                Z = Z + params["b"][None]
+        else:
+            Z = torch.bmm(X, W.transpose(1, 2))
+            v = self.outer(params)[:, None]
+            if self.bias:
+                Z = Z + params["b"][:, None]
+        return Z, v
+
+    def _neuron_norm(self, params: Params) -> Tensor:
+        """||(w_j, b_j)|| of every neuron, (R, m)."""
+        sq = params["W"].pow(2).sum(-1)
+        if self.bias:
+            sq = sq + params["b"].pow(2)
+        return sq.sqrt()
+
+    def _phi(self, params: Params, Z: Tensor, shared: bool) -> tuple[Tensor, Tensor]:
+        """Activation and its derivative in z (with sigma'(0) = 0), same layout as Z."""
+        if self.p == 1:
+            return Z.clamp_min(0), (Z > 0).to(Z.dtype)
+        scale = self._neuron_norm(params).pow(1 - self.p)
+        scale = scale[None] if shared else scale[:, None]
+        relu = Z.clamp_min(0)
+        return relu.pow(self.p) * scale, self.p * relu.pow(self.p - 1) * scale
+
+    def forward(self, params: Params, X: Tensor) -> Tensor:
+        """Network outputs of every run, (R, n)."""
+        self._check(params, X)
+        Z, v = self._layout(params, X)
+        out = (self._phi(params, Z, X.dim() == 2)[0] * v).sum(-1)
+        return out.T if X.dim() == 2 else out
+
+    def vjp(self, params: Params, X: Tensor, coef: Tensor) -> Params:
+        """sum_i coef[r, i] * grad_theta N(x_i; theta_r) for every run: the gradient of any loss of the outputs."""
+        return self.value_and_vjp(params, X, lambda out: coef)[1]
+
+    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
+        """Outputs (R, n) and sum_i coef[r, i] grad N(x_i; theta_r), where coef = coef_fn(outputs): one forward pass."""
+        self._check(params, X)
+        R, n = params["W"].shape[0], X.shape[-2]
+        shared = X.dim() == 2
+        Z, v = self._layout(params, X)
+        phi, dphi = self._phi(params, Z, shared)
+        out = (phi * v).sum(-1)
+        out = out.T if shared else out
+        coef = coef_fn(out)
+        if coef.shape != (R, n):
+            raise ValueError(f"coef must have shape (R, n) = ({R}, {n}), got {tuple(coef.shape)}")
+        c = coef.T[:, :, None] if shared else coef[:, :, None]
+        A = c * v * dphi  # weighted derivative of the output in each pre-activation
+        if shared:
+            gW = (A.reshape(n, R * self.m).T @ X).view(R, self.m, self.d)
+            gb, gv = A.sum(0), (c * phi).sum(0)
+        else:
+            gW = torch.bmm(A.transpose(1, 2), X)
+            gb, gv = A.sum(1), (c * phi).sum(1)
+        if self.p != 1:  # derivative of the 1/||(w, b)||^(p-1) normalization
+            factor = (1 - self.p) * self.outer(params) * gv / self._neuron_norm(params).pow(2)
+            gW = gW + factor[..., None] * params["W"]
+            if self.bias:
+                gb = gb + factor * params["b"]
+        grads = {"W": gW}
+        if self.bias:
+            grads["b"] = gb
+        if self.train_outer:
+            grads["v"] = gv
+        return out, grads
+
+    def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
+        """Gradient of N(x_i; theta_run) for each point, (n, P) in the order of ``flatten``; small problems only."""
+        Xr = X if X.dim() == 2 else X[run]
+        n = Xr.shape[0]
+        size = n * sum(t[run].numel() for t in params.values())
+        if size > MAX_PER_SAMPLE_ENTRIES:
+            raise ValueError(
+                f"per-sample gradients need n*P = {size} entries, above the limit {MAX_PER_SAMPLE_ENTRIES}; "
+                "use a smaller problem or the alignment proxy"
+            )
+        # n copies of the run, copy i weighted by point i alone: the vjp is linear in coef.
+        copies = {k: t[run].expand(n, *t.shape[1:]) for k, t in params.items()}
+        eye = torch.eye(n, dtype=Xr.dtype, device=Xr.device)
+        return flatten(self.value_and_vjp(copies, Xr, lambda out: eye)[1])
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """Linear classifier f(x) = w^T x (1-homogeneous), batched over runs; the reference case for max-margin theory."""
+
+    d: int
+    degree: int = 1
+
+    def __post_init__(self) -> None:
+        check.positive_int("d", self.d)
+
+    def init(
+        self,
+        runs: int = 1,
+        scale: float = 1e-3,
+        *,
+        seed: int | torch.Generator = 0,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+    ) -> Params:
+        """Independent N(0, scale^2) weights for each run."""
+        runs = check.positive_int("runs", runs)
+        scale = check.positive_real("scale", scale)
+        draws = [torch.randn(self.d, generator=g, dtype=torch.float64) for g in _run_seeds(seed, runs)]
+        return {"w": (scale * torch.stack(draws)).to(check.resolve_device(device), check.float_dtype(dtype))}
+
+    def forward(self, params: Params, X: Tensor) -> Tensor:
+        """Outputs of every run, (R, n)."""
+        _check_inputs(X, self.d, params["w"].shape[0])
+        return params["w"] @ X.T if X.dim() == 2 else torch.bmm(X, params["w"][:, :, None])[..., 0]
+
+    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
+        """Outputs and sum_i coef[r, i] x_i for every run, where coef = coef_fn(outputs)."""
+        out = self.forward(params, X)
+        coef = coef_fn(out)
+        return out, {"w": coef @ X if X.dim() == 2 else torch.bmm(coef[:, None], X)[:, 0]}
+
+    def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
+        """The gradient of w^T x_i is x_i."""
+        return X if X.dim() == 2 else X[run]

@@ -1,0 +1,131 @@
+"""The gradient-flow engine: schedules agree with the flow, margins behave as theory says, errors are clear."""
+import numpy as np
+import pytest
+import torch
+
+from implicit_bias.data import cluster_mixture
+from implicit_bias.flow import FlowDivergence, gradient_flow, sgd
+from implicit_bias.network import TwoLayerNet, flatten
+
+
+@pytest.fixture(scope="module")
+def small():
+    mix = cluster_mixture(20, 4, seed=0)
+    return TwoLayerNet(d=20, m=8), mix.sample(20, seed=1, balanced=True)
+
+
+def test_normalized_schedule_follows_gradient_flow(small):
+    """At matched gradient-flow time the loss-normalized path points where tiny Euler steps point."""
+    net, data = small
+    p0 = net.init(runs=2, scale=0.1, seed=0)
+    fast = gradient_flow(net, p0, data.X, data.y, steps=100, record_every=100, lr=0.01, max_rel_step=0.01, progress=False)
+    assert fast.history.train_acc[-1].min() >= 0.95  # well into the fitting phase, not just the start
+    for r in range(2):
+        t = float(fast.history.time[-1, r])
+        ref = gradient_flow(net, {k: v[r : r + 1] for k, v in p0.items()}, data.X, data.y,
+                            schedule="constant", lr=t / 5000, steps=5000, record_every=5000, progress=False)
+        a, b = flatten(fast.params)[r], flatten(ref.params)[0]
+        assert torch.dot(a, b) / (a.norm() * b.norm()) >= 0.999
+        assert abs(a.norm() / b.norm() - 1) < 0.01
+
+
+def test_smoothed_margin_never_decreases_once_fitted_and_stays_below_normalized(small):
+    net, data = small
+    res = gradient_flow(net, net.init(runs=3, scale=1e-2, seed=2), data.X, data.y, steps=1500, record_every=5, progress=False)
+    h = res.history
+    fitted = h.min_margin > 0
+    assert fitted[-1].all()
+    for r in range(3):
+        after = h.smoothed_margin[fitted[:, r].argmax():, r]
+        assert np.all(np.diff(after) >= -1e-12 * np.abs(after[1:]))
+    assert np.all(h.smoothed_margin[fitted] <= h.normalized_margin[fitted])
+    first = fitted.argmax(0)
+    assert np.all(h.normalized_margin[-1] > h.normalized_margin[first, np.arange(3)])
+    assert np.all(np.diff(h.log_time, axis=0) >= 0)
+
+
+def test_constant_schedule_is_plain_euler(small):
+    """One constant step is theta - lr * grad L, with grad L from the network's own vjp."""
+    net, data = small
+    p0 = net.init(runs=1, scale=0.3, seed=4)
+    res = gradient_flow(net, p0, data.X, data.y, schedule="constant", lr=0.05, steps=1, record_every=1, progress=False)
+    q = data.y * net.forward(p0, data.X)
+    g = net.vjp(p0, data.X, -torch.exp(-q) * data.y / data.X.shape[0])
+    for k in p0:
+        assert torch.allclose(res.params[k], p0[k] - 0.05 * g[k], atol=1e-14)
+    assert res.history.time[-1, 0] == pytest.approx(0.05)
+
+
+def test_divergence_names_step_and_keeps_last_finite_state(small):
+    net, data = small
+    p0 = net.init(runs=1, scale=1.0, seed=0)
+    with pytest.raises(FlowDivergence, match=r"at step \d+ with step size 1e\+300") as err:
+        gradient_flow(net, p0, data.X, data.y, schedule="constant", lr=1e300, steps=50, progress=False)
+    assert err.value.step >= 1 and err.value.step_size == 1e300
+    assert all(torch.isfinite(t).all() for t in err.value.params.values())
+
+
+def test_tolerance_stops_early_and_reports_convergence(small):
+    net, data = small
+    res = gradient_flow(net, net.init(runs=1, scale=1e-2, seed=0), data.X, data.y, steps=20_000, record_every=50,
+                        tol_margin=1e-3, progress=False)
+    assert res.converged and res.steps < 20_000
+    nm = res.history.normalized_margin[-2:, 0]
+    assert abs(nm[1] - nm[0]) <= 1e-3 * abs(nm[1])
+
+
+def test_same_seed_same_trajectory(small):
+    net, data = small
+    runs = [gradient_flow(net, net.init(runs=2, seed=9), data.X, data.y, steps=200, record_every=50, progress=False)
+            for _ in range(2)]
+    assert all(torch.equal(runs[0].params[k], runs[1].params[k]) for k in runs[0].params)
+
+
+def test_per_run_data_and_logistic_loss(small):
+    net, _ = small
+    mix = cluster_mixture(20, 4, seed=0)
+    X = torch.stack([mix.sample(20, seed=s, balanced=True).X for s in (1, 2)])
+    y = torch.stack([mix.sample(20, seed=s, balanced=True).y for s in (1, 2)])
+    res = gradient_flow(net, net.init(runs=2, seed=1), X, y, loss="logistic", steps=800, record_every=400, progress=False)
+    assert res.history.train_acc[-1].tolist() == [1.0, 1.0]
+
+
+def test_sgd_fits_the_clusters_and_records_each_epoch():
+    mix = cluster_mixture(30, 4, seed=0)
+    data = mix.sample(200, seed=1)
+    net = TwoLayerNet(d=30, m=16, bias=False)
+    res = sgd(net, net.init(runs=2, scale=1e-3, seed=0), data.X, data.y, lr=0.2, batch_size=20, epochs=15, seed=0,
+              progress=False)
+    h = res.history
+    assert h.step.tolist() == [10 * e for e in range(16)] and res.steps == 150
+    assert h.train_acc[-1].min() == 1.0 and np.all(h.loss[-1] < h.loss[0])
+    assert np.isnan(h.kkt_proxy).all()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(loss="hinge"), "loss must be one of 'exp', 'logistic', got 'hinge'"),
+        (dict(schedule="adam"), "schedule must be one of 'normalized', 'constant', got 'adam'"),
+        (dict(lr=-1.0), "lr must be a finite number > 0, got -1.0"),
+        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(record_every=2.5), "record_every must be a positive integer, got 2.5"),
+        (dict(tol_kkt=0), "tol_kkt must be a finite number > 0, got 0"),
+        (dict(max_rel_step=float("inf")), "max_rel_step must be a finite number > 0"),
+    ],
+)
+def test_bad_flow_arguments(small, kwargs, match):
+    net, data = small
+    with pytest.raises(ValueError, match=match):
+        gradient_flow(net, net.init(), data.X, data.y, progress=False, **kwargs)
+
+
+def test_bad_labels_and_shapes(small):
+    net, data = small
+    p = net.init()
+    with pytest.raises(ValueError, match="y must hold labels -1 and \\+1 only"):
+        gradient_flow(net, p, data.X, data.y.clamp_min(0), progress=False)
+    with pytest.raises(ValueError, match=r"y must have shape \(n,\) = \(20,\) or \(R, n\) = \(1, 20\), got \(19,\)"):
+        gradient_flow(net, p, data.X, data.y[:19], progress=False)
+    with pytest.raises(ValueError, match="batch_size must be <= n=20, got 50"):
+        sgd(net, p, data.X, data.y, batch_size=50, progress=False)

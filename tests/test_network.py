@@ -1,0 +1,129 @@
+"""The batched two-layer network: hand-written gradients against autograd, homogeneity, invariants, checks."""
+import pytest
+import torch
+
+from implicit_bias.network import LinearModel, TwoLayerNet, flatten
+
+CONFIGS = [
+    dict(bias=True, train_outer=True),
+    dict(bias=False, train_outer=True),
+    dict(bias=True, train_outer=False),
+    dict(bias=False, train_outer=True, activation="prelu", p=3.0),
+    dict(bias=True, train_outer=True, activation="prelu", p=1.5),
+]
+
+
+def reference_output(net, W, b, v, x):
+    """Unbatched network written plainly, differentiated by autograd."""
+    z = W @ x + (b if b is not None else 0)
+    if net.p == 1:
+        h = torch.relu(z)
+    else:
+        norm = (W.pow(2).sum(1) + (b.pow(2) if b is not None else 0)).sqrt()
+        h = torch.relu(z).pow(net.p) / norm.pow(net.p - 1)
+    return (v * h).sum()
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("shared", [True, False])
+def test_vjp_matches_autograd_on_unbatched_reference(cfg, shared):
+    net = TwoLayerNet(d=7, m=6, **cfg)
+    R, n = 3, 5
+    params = net.init(runs=R, scale=0.5, seed=1)
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn((n, 7) if shared else (R, n, 7), generator=gen)
+    coef = torch.randn(R, n, generator=gen)
+    out, grads = net.value_and_vjp(params, X, lambda o: coef)
+    v_all = net.outer(params)
+    for r in range(R):
+        W = params["W"][r].clone().requires_grad_()
+        b = params["b"][r].clone().requires_grad_() if net.bias else None
+        v = params["v"][r].clone().requires_grad_() if net.train_outer else v_all[r]
+        Xr = X if shared else X[r]
+        total = 0
+        for i in range(n):
+            f = reference_output(net, W, b, v, Xr[i])
+            assert abs(f.item() - out[r, i].item()) < 1e-12
+            total = total + coef[r, i] * f
+        total.backward()
+        assert torch.allclose(grads["W"][r], W.grad, atol=1e-10, rtol=0)
+        if net.bias:
+            assert torch.allclose(grads["b"][r], b.grad, atol=1e-10, rtol=0)
+        if net.train_outer:
+            assert torch.allclose(grads["v"][r], v.grad, atol=1e-10, rtol=0)
+        else:
+            assert "v" not in grads
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_homogeneity_degree(cfg):
+    net = TwoLayerNet(d=5, m=4, **cfg)
+    params = net.init(runs=2, scale=1.0, seed=0)
+    X = torch.randn(6, 5, generator=torch.Generator().manual_seed(1))
+    c = 2.7
+    scaled = {k: c * t for k, t in params.items()}
+    assert net.degree == (2 if net.train_outer else 1)
+    assert torch.allclose(net.forward(scaled, X), c**net.degree * net.forward(params, X), rtol=1e-12)
+
+
+def test_per_sample_grads_are_rows_of_the_vjp():
+    net = TwoLayerNet(d=4, m=3)
+    params = net.init(runs=2, scale=1.0, seed=0)
+    X = torch.randn(5, 4, generator=torch.Generator().manual_seed(2))
+    G = net.per_sample_grads(params, X, run=1)
+    coef = torch.zeros(2, 5)
+    coef[1, 3] = 1
+    assert torch.allclose(G[3], flatten(net.vjp(params, X, coef))[1])
+    assert G.shape == (5, flatten(params).shape[1])
+
+
+def test_restoring_conserved_quantities_keeps_the_function():
+    net = TwoLayerNet(d=6, m=5, activation="prelu", p=2.0)
+    params = net.init(runs=2, scale=1.0, seed=3)
+    X = torch.randn(8, 6, generator=torch.Generator().manual_seed(4))
+    target = torch.linspace(-0.5, 0.5, 10).view(2, 5)
+    fixed = net.restore_conserved(params, target)
+    assert torch.allclose(net.conserved(fixed), target, atol=1e-12)
+    assert torch.allclose(net.forward(fixed, X), net.forward(params, X), rtol=1e-12)
+
+
+def test_run_r_does_not_depend_on_the_number_of_runs():
+    net = TwoLayerNet(d=5, m=4)
+    many = net.init(runs=3, seed=10)
+    one = net.init(runs=1, seed=12)
+    assert torch.equal(many["W"][2], one["W"][0])
+
+
+def test_fixed_outer_layer_has_both_signs():
+    v = TwoLayerNet(d=3, m=4, train_outer=False).fixed_outer()
+    assert v.tolist() == [0.5, 0.5, -0.5, -0.5]
+
+
+def test_linear_model_vjp():
+    lin = LinearModel(d=3)
+    params = lin.init(runs=2, scale=1.0, seed=0)
+    X = torch.randn(4, 3, generator=torch.Generator().manual_seed(0))
+    coef = torch.randn(2, 4, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(lin.value_and_vjp(params, X, lambda o: coef)[1]["w"], coef @ X)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: TwoLayerNet(d=0, m=3), "d must be a positive integer, got 0"),
+        (lambda: TwoLayerNet(d=3, m=-1), "m must be a positive integer, got -1"),
+        (lambda: TwoLayerNet(d=3, m=3, activation="tanh"), "activation must be one of 'relu', 'prelu', got 'tanh'"),
+        (lambda: TwoLayerNet(d=3, m=3, activation="prelu", p=0.5), "p must be a number >= 1, got 0.5"),
+        (lambda: TwoLayerNet(d=3, m=3, p=2), "p must be 1 for activation='relu'"),
+        (lambda: TwoLayerNet(d=3, m=1, train_outer=False), "m must be >= 2 with a fixed second layer"),
+        (lambda: TwoLayerNet(d=3, m=2).init(runs=0), "runs must be a positive integer, got 0"),
+        (lambda: TwoLayerNet(d=3, m=2).init(scale=0), "scale must be a finite number > 0, got 0"),
+        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 5)), r"X must have shape \(n, 3\) or \(R, n, 3\), got \(4, 5\)"),
+        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=4, m=2).init(), torch.zeros(4, 3)), r"params\['W'\] must have shape \(R, 2, 3\), got \(1, 2, 4\)"),
+        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(runs=2), torch.zeros(3, 4, 3)), "X has 3 runs"),
+        (lambda: TwoLayerNet(d=3, m=2).vjp(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 3), torch.zeros(1, 5)), r"coef must have shape \(R, n\) = \(1, 4\)"),
+    ],
+)
+def test_bad_input_names_parameter_value_and_allowed(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
