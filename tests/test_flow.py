@@ -129,3 +129,23 @@ def test_bad_labels_and_shapes(small):
         gradient_flow(net, p, data.X, data.y[:19], progress=False)
     with pytest.raises(ValueError, match="batch_size must be <= n=20, got 50"):
         sgd(net, p, data.X, data.y, batch_size=50, progress=False)
+
+
+def test_float32_reaches_large_margins_without_underflow(small):
+    """In float32 e^-q underflows near q = 90; the log-domain engine keeps training far beyond it."""
+    net, data = small
+    X, y = data.X.float(), data.y.float()
+    res = gradient_flow(net, net.init(scale=1e-2, seed=0, dtype=torch.float32), X, y, steps=3000, record_every=500,
+                        progress=False)
+    h = res.history
+    assert res.params["W"].dtype == torch.float32
+    assert h.min_margin[-1, 0] > 200 and np.all(np.diff(h.normalized_margin[2:, 0]) > -1e-4)
+    assert np.isfinite(h.log_loss).all()
+
+
+def test_kkt_proxy_tolerance_stops_the_flow(small):
+    net, data = small
+    res = gradient_flow(net, net.init(runs=2, scale=1e-2, seed=0), data.X, data.y, steps=50_000, record_every=20,
+                        tol_kkt=0.05, progress=False)
+    assert res.converged and res.steps < 50_000
+    assert np.all(res.history.kkt_proxy[-1] < 0.05)

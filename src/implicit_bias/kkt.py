@@ -99,10 +99,14 @@ def _multipliers(M: np.ndarray, owner: np.ndarray, target: np.ndarray, slack: np
         P = sp.csc_matrix(np.triu(M.T @ M) / scale)
         x = _solve(P, -(M.T @ target) / scale, cons, np.zeros(cons.shape[0]), [clarabel.NonnegativeConeT(cons.shape[0])])
     radius = np.linalg.norm(target - M @ x) * (1 + 1e-6) + 1e-9 * np.sqrt(scale)
+    # ||target - Mx||^2 = ||Q'target - Rx||^2 + ||target_perp||^2 with M = QR: a cone of n + k dimensions, not P.
+    Q, Rm = np.linalg.qr(M)
+    inside = Q.T @ target
+    reach = np.sqrt(max(radius**2 - (scale - inside @ inside), 1e-30 * scale))
     cons = _sign_constraints(n, owner)
-    A = sp.vstack([cons, sp.csr_matrix((1, n + k)), sp.csc_matrix(M)]).tocsc()
-    b = np.concatenate([np.zeros(cons.shape[0]), [radius], target])
-    cones = [clarabel.NonnegativeConeT(cons.shape[0]), clarabel.SecondOrderConeT(1 + len(target))]
+    A = sp.vstack([cons, sp.csr_matrix((1, n + k)), sp.csc_matrix(Rm)]).tocsc()
+    b = np.concatenate([np.zeros(cons.shape[0]), [reach], inside])
+    cones = [clarabel.NonnegativeConeT(cons.shape[0]), clarabel.SecondOrderConeT(1 + len(inside))]
     c = np.concatenate([slack, np.zeros(k)]) / scale
     refined = _solve(sp.csc_matrix((n + k, n + k)), c, A, b, cones)
     return refined if np.all(np.isfinite(refined)) else x
