@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test book clean
+.PHONY: help venv test book bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ test: $(STAMP)  ## run the whole test suite
 book: $(STAMP)  ## build the HTML book from scratch into _build/html
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown)
+	$(PY) benchmarks/bench_engine.py --device auto
 
 clean:  ## remove builds and caches (keeps .venv)
 	rm -rf _build .pytest_cache

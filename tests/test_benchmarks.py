@@ -1,0 +1,24 @@
+"""The benchmark suite runs end to end in smoke mode, so it cannot rot; nothing here times or asserts speed."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_benchmark_smoke_mode_writes_its_report(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--smoke", "--out", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    report = json.loads((tmp_path / "smoke.json").read_text())
+    assert {r["name"] for r in report["engine"]} == {"smoke", "smoke-prelu3"}
+    assert all(r["engine_steps_per_s"] > 0 and r["baseline_steps_per_s"] > 0 for r in report["engine"])
+    assert report["time_to_kkt"]["normalized"]["budget"] == 200
+    assert report["peak_memory_mb"]["value"] > 0
+    assert "| smoke |" in (tmp_path / "smoke.md").read_text()
+
+
+def test_benchmark_has_help():
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--help"],
+                         check=True, capture_output=True, text=True).stdout
+    assert "--smoke" in out and "--device" in out
