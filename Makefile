@@ -29,5 +29,13 @@ book: $(STAMP)  ## build the HTML book from scratch into _build/html
 bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown)
 	$(PY) benchmarks/bench_engine.py --device auto
 
+.PHONY: sync mathjax
+
+sync: $(STAMP)  ## update each chapter's paired .ipynb from its MyST .md (jupytext --sync)
+	$(VENV)/bin/jupytext --sync $$(grep -l '^jupytext:' chapters/*.md)
+
+mathjax:  ## re-vendor MathJax into _vendor/mathjax from npm (VERSION=3.2.2; needs npm)
+	tools/vendor_mathjax.sh $(or $(VERSION),3.2.2)
+
 clean:  ## remove builds and caches (keeps .venv)
 	rm -rf _build .pytest_cache

@@ -79,6 +79,7 @@ class FlowResult:
     history: History
     steps: int
     converged: bool
+    snapshots: list[Params] = field(default_factory=list)  # parameters at each record, when asked for
 
 
 @dataclass
@@ -200,6 +201,7 @@ def gradient_flow(
     tol_kkt: float | None = None,
     tol_margin: float | None = None,
     max_rel_step: float = 0.1,
+    snapshots: bool = False,
     progress: bool = True,
 ) -> FlowResult:
     """Full-batch gradient flow from ``params`` on data (X, y), shared by all runs or one batch per run.
@@ -207,6 +209,7 @@ def gradient_flow(
     ``lr`` is the Euler step for ``schedule="constant"`` and the initial step on log L for ``"normalized"``,
     whose steps also never move theta by more than ``max_rel_step * ||theta||``, and which restores the flow's
     conserved quantities (balancedness) after each step by a rescaling that leaves the network unchanged.
+    With ``snapshots`` the result keeps the parameters at every record (for diagnostics along the path).
     Stops after ``steps`` steps, or at a record where every run fits the data with KKT proxy below
     ``tol_kkt`` and/or relative change of the normalized margin below ``tol_margin``.
     """
@@ -231,6 +234,7 @@ def gradient_flow(
     log_time = torch.full((R,), -math.inf, dtype=X.dtype, device=X.device)
     rec, done = _Recorder(), _stop_rule(tol_kkt, tol_margin)
     _record(rec, model, st, 0, log_time, loss, eta)
+    kept = [st.params] if snapshots else []
     converged, step = False, 0
     bar = tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False)
     try:
@@ -260,6 +264,8 @@ def gradient_flow(
                 eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
             if step % record_every == 0 or step == steps:
                 _record(rec, model, st, step, log_time, loss, eta)
+                if snapshots:
+                    kept.append(st.params)
                 bar.update(step - bar.n)
                 bar.set_postfix(log_loss=f"{rec.rows['log_loss'][-1].max():.3g}",
                                 margin=f"{rec.rows['normalized_margin'][-1].min():.4g}")
@@ -268,7 +274,7 @@ def gradient_flow(
                     break
     finally:
         bar.close()
-    return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged)
+    return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged, snapshots=kept)
 
 
 def _merge(old: _State, new: _State, accept: Tensor) -> _State:

@@ -1,0 +1,301 @@
+"""The book: sources and paired notebooks in sync, Colab install cells, and the built HTML checked in headless Chromium.
+
+The build tests build the book once per session with ``jupyter-book build . -W -n --keep-going`` into a
+temporary folder, or reuse a finished build when ``BOOK_HTML`` names its ``_build/html`` folder (for example
+after ``make book``: ``BOOK_HTML=_build/html pytest tests/test_book.py``). Chromium is installed from Debian
+when missing (CI runs as root); if that fails, the tests fail, they never skip.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import jupytext
+import nbformat
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+# sphinx-proof directives that render as boxes with the classes "proof <kind>"; {prf:proof} is a plain block.
+PROOF_BOXES = ("theorem", "proposition", "lemma", "corollary", "definition", "conjecture", "remark",
+               "example", "assumption", "axiom", "criterion", "observation", "property", "notation")
+MATHJAX_CDN = re.compile(r"cdn\.jsdelivr\.net|mathjax@|cdnjs\.cloudflare\.com/ajax/libs/mathjax|polyfill\.io",
+                         re.IGNORECASE)
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sources: the table of contents, the paired notebooks, the Colab install cells
+
+
+def toc_docs() -> list[str]:
+    """Every document of _toc.yml (root first), as a path without suffix relative to the repository root."""
+    docs = [TOC["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                docs.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({key: value for key, value in TOC.items() if key != "root"})
+    return [str(Path(doc).with_suffix("")) for doc in docs]
+
+
+def source(doc: str) -> Path:
+    return ROOT / f"{doc}.md"
+
+
+def is_notebook(doc: str) -> bool:
+    """A MyST Markdown notebook: a .md whose front matter has a jupytext section."""
+    text = source(doc).read_text()
+    if not text.startswith("---\n"):
+        return False
+    front = yaml.safe_load(text.split("\n---", 1)[0][4:]) or {}
+    return "jupytext" in front
+
+
+DOCS = toc_docs()
+NOTEBOOKS = [doc for doc in DOCS if source(doc).exists() and is_notebook(doc)]
+
+
+def cells(notebook) -> list[tuple]:
+    """What must agree between a chapter and its paired notebook: cell kinds, sources, and code-cell tags."""
+    return [
+        (cell.cell_type, cell.source, tuple(cell.metadata.get("tags", [])) if cell.cell_type == "code" else ())
+        for cell in notebook.cells
+    ]
+
+
+def test_toc_lists_existing_sources():
+    missing = [doc for doc in DOCS if not source(doc).exists()]
+    assert not missing, f"_toc.yml lists documents without a .md source: {missing}"
+    assert "chapters/intro" in NOTEBOOKS, "the introduction must be a MyST notebook chapter"
+
+
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_paired_notebook_in_sync(doc):
+    md, ipynb = source(doc), source(doc).with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.relative_to(ROOT)} is missing: run `make sync` and commit it (Colab opens it)"
+    text_nb, paired_nb = jupytext.read(md), jupytext.read(ipynb)
+    for name, nb in ((md.name, text_nb), (ipynb.name, paired_nb)):
+        assert nb.metadata.get("jupytext", {}).get("formats") == "ipynb,md:myst", f"{name} is not paired"
+        assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{name}: kernelspec must be python3"
+    ours, theirs = cells(text_nb), cells(paired_nb)
+    code = [c for c in ours if c[0] == "code"]
+    assert code == [c for c in theirs if c[0] == "code"], (
+        f"code cells of {md.name} and {ipynb.name} differ: run `make sync` (jupytext --sync)")
+    assert ours == theirs, f"markdown of {md.name} and {ipynb.name} differs: run `make sync` (jupytext --sync)"
+
+
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_colab_install_cell(doc):
+    """First cell: hidden in the HTML, installs the package from the repository of _config.yml only in Colab."""
+    first = jupytext.read(source(doc)).cells[0]
+    url = CONFIG["repository"]["url"].rstrip("/")
+    assert first.cell_type == "code" and "remove-cell" in first.metadata.get("tags", []), (
+        f"{doc}: the first cell must be a code cell tagged remove-cell")
+    lines = first.source.splitlines()
+    guard = [i for i, line in enumerate(lines) if line.strip() == 'if "google.colab" in sys.modules:']
+    installs = [i for i, line in enumerate(lines) if "pip install" in line]
+    assert guard and installs, f"{doc}: the first cell must pip install the package under a google.colab guard"
+    assert all(i > guard[0] and lines[i].startswith((" ", "\t")) for i in installs), (
+        f"{doc}: pip install must run only inside the google.colab branch")
+    assert any(f"git+{url}" in lines[i] for i in installs), f"{doc}: install from git+{url} (_config.yml)"
+    assert not re.search(r"\b(torch|numpy)\s*[=<>!~]", first.source), f"{doc}: never pin torch or numpy"
+
+
+def test_mathjax_is_vendored():
+    """MathJax comes from _vendor/mathjax (copied to the HTML root), never from a CDN or from _static/."""
+    sphinx = CONFIG["sphinx"]["config"]
+    path = sphinx["mathjax_path"]
+    assert "://" not in path and not path.startswith("//"), f"mathjax_path must be local, got {path}"
+    # Sphinx resolves a relative mathjax_path against _static/; html_extra_path copies each folder's contents.
+    target = Path(os.path.normpath(Path("_static") / path))
+    assert not str(target).startswith("_static"), "never serve vendored JavaScript from _static/"
+    assert any((ROOT / extra / target).is_file() for extra in sphinx["html_extra_path"]), (
+        f"{target} is not in any html_extra_path folder {sphinx['html_extra_path']}")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The built book
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory) -> Path:
+    """The HTML folder of a finished build: BOOK_HTML if set, otherwise a fresh -W -n build in a temp folder."""
+    given = os.environ.get("BOOK_HTML")
+    if given:
+        html = Path(given).resolve()
+        if not (html / "index.html").is_file():
+            pytest.fail(f"BOOK_HTML={given} has no index.html: build the book first (make book)")
+        return html
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going",
+           "--path-output", str(tmp_path_factory.mktemp("book"))]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    if run.returncode != 0:
+        pytest.fail(f"jupyter-book build failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}")
+    html = Path(cmd[-1]) / "_build" / "html"
+    assert (html / "index.html").is_file()
+    return html
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A Chromium binary; installed with apt-get when missing (needs root, as in CI)."""
+    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    if os.geteuid() != 0:
+        pytest.fail("Chromium is missing and only root can install it: run `apt-get install -y chromium` "
+                    "or point CHROMIUM at a Chrome/Chromium binary")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run = subprocess.run("apt-get update && apt-get install -y chromium", shell=True, env=env,
+                         capture_output=True, text=True, timeout=900)
+    if run.returncode != 0 or not shutil.which("chromium"):
+        pytest.fail(f"could not install Chromium with apt-get (exit {run.returncode}):\n"
+                    f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+    return shutil.which("chromium")
+
+
+def dump_dom(chromium: str, page: Path, budget_ms: int) -> str:
+    with tempfile.TemporaryDirectory() as profile:
+        run = subprocess.run(
+            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=180,
+        )
+    assert run.returncode == 0 and "</html>" in run.stdout, f"chromium failed on {page}:\n{run.stderr[-3000:]}"
+    return run.stdout
+
+
+def raw_tex(soup: BeautifulSoup) -> list[str]:
+    """Visible text (outside code) that still holds TeX delimiters, i.e. math MathJax did not render."""
+    for tag in soup(["script", "style", "pre", "code", "textarea", "title", "head"]):
+        tag.decompose()
+    text = soup.get_text(" ")
+    return [m.group(0) for m in re.finditer(r".{0,40}(\$\$|\\\(|\\\[).{0,40}", text)]
+
+
+def html_pages(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html") if "_static" not in p.parts and "_sources" not in p.parts)
+
+
+@pytest.mark.slow
+def test_no_page_uses_a_cdn(book_html):
+    bad = {}
+    for page in html_pages(book_html):
+        text = page.read_text()
+        hits = MATHJAX_CDN.findall(text)
+        soup = BeautifulSoup(text, "html.parser")
+        remote = [s["src"] for s in soup.find_all("script", src=True) if "://" in s["src"] or s["src"].startswith("//")]
+        if hits or remote:
+            bad[str(page.relative_to(book_html))] = hits + remote
+    assert not bad, f"pages load MathJax or scripts from the network: {bad}"
+    assert (book_html / "mathjax" / "es5" / "tex-svg-full.js").is_file(), "vendored MathJax missing from the build"
+
+
+@pytest.mark.slow
+def test_internal_links_resolve(book_html):
+    """Every local href/src of every page points to an existing file, and every #fragment to an existing id."""
+    ids: dict[Path, set[str]] = {}
+
+    def ids_of(page: Path) -> set[str]:
+        if page not in ids:
+            soup = BeautifulSoup(page.read_text(), "html.parser")
+            ids[page] = {tag["id"] for tag in soup.find_all(id=True)} | {a["name"] for a in soup.find_all("a", attrs={"name": True})}
+        return ids[page]
+
+    broken = []
+    for page in html_pages(book_html):
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for tag in soup.find_all(["a", "link", "img", "script"]):
+            ref = tag.get("href") or tag.get("src")
+            if not ref or ref == "#":
+                continue
+            parts = urlsplit(ref)
+            if parts.scheme or ref.startswith("//"):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            where = f"{page.relative_to(book_html)} -> {ref}"
+            if not target.exists():
+                broken.append(where)
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in ids_of(target):
+                broken.append(where + " (no such id)")
+    assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", NOTEBOOKS)
+def test_colab_button_opens_committed_notebook(book_html, doc):
+    repo = urlsplit(CONFIG["repository"]["url"]).path.strip("/")
+    branch = CONFIG["repository"]["branch"]
+    colab = CONFIG["launch_buttons"]["colab_url"].rstrip("/")
+    soup = BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser")
+    links = [a["href"] for a in soup.find_all("a", href=True) if a["href"].startswith(colab)]
+    assert links == [f"{colab}/github/{repo}/blob/{branch}/{doc}.ipynb"], f"Colab links of {doc}: {links}"
+    assert (ROOT / f"{doc}.ipynb").is_file()
+
+
+def expected_figures(book_html: Path, doc: str) -> int:
+    """Image outputs of the executed chapter that the HTML shows (cells not tagged remove-*)."""
+    executed = book_html.parent / "jupyter_execute" / f"{doc}.ipynb"
+    if not executed.exists():
+        return 0
+    nb = nbformat.read(executed, as_version=4)
+    hidden = {"remove-cell", "remove-output"}
+    return sum(
+        1
+        for cell in nb.cells
+        if cell.cell_type == "code" and not hidden & set(cell.metadata.get("tags", []))
+        for out in cell.get("outputs", [])
+        if any(mime.startswith("image/") for mime in out.get("data", {}))
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS)
+def test_page_renders_in_chromium(book_html, chromium, doc):
+    """The page as a browser shows it: math rendered by MathJax, theorem boxes, figures present and loadable."""
+    page = book_html / f"{doc}.html"
+    static = BeautifulSoup(page.read_text(), "html.parser")
+    n_math = len(static.select(".math"))
+    for budget in (5000, 20000):  # MathJax typesets asynchronously: give it more virtual time if needed
+        dom = BeautifulSoup(dump_dom(chromium, page, budget), "html.parser")
+        containers = len(dom.find_all("mjx-container"))
+        if containers >= n_math:
+            break
+    assert containers >= n_math, f"{doc}: {n_math} math elements but only {containers} rendered by MathJax"
+    leftovers = raw_tex(dom)
+    assert not leftovers, f"{doc}: raw TeX left on the page: {leftovers[:5]}"
+
+    text = source(doc).read_text()
+    for kind in PROOF_BOXES:
+        n_boxes = len(re.findall(rf"^(?:`{{3,}}|:{{3,}})\{{prf:{kind}\}}", text, re.MULTILINE))
+        shown = [div for div in dom.find_all("div") if {"proof", kind} <= set(div.get("class", []))]
+        assert len(shown) == n_boxes, f"{doc}: {n_boxes} prf:{kind} directives, {len(shown)} boxes rendered"
+
+    figures = [img for img in dom.find_all("img") if "_images/" in img.get("src", "")]
+    assert len(figures) >= expected_figures(book_html, doc), f"{doc}: figures missing from the page"
+    for img in figures:
+        file = (page.parent / unquote(img["src"])).resolve()
+        assert file.is_file() and file.stat().st_size > 1000, f"{doc}: figure {img['src']} missing or empty"
+    if doc == TOC["root"]:  # keep the checks above from passing vacuously
+        assert containers > 0 and figures and dom.select("div.proof.theorem"), (
+            "the introduction must show rendered math, a theorem box and a figure")
