@@ -24,11 +24,16 @@ def glue(name: str, value: Any, display: bool = False) -> None:
         nb_glue(name, value, display=display)
 
 
+def fmt(value: float, floor: float = 1e-12) -> str:
+    """A number to 3 significant digits, or "<floor" for round-off-sized values that differ across machines."""
+    return f"<{floor:.0e}" if abs(value) < floor else f"{value:.3g}"
+
+
 def check(claims: dict[str, tuple[float, str, bool]]) -> None:
     """Print each checked number (rounded, for stable notebook outputs) with its criterion; fail on any miss."""
     width = max(map(len, claims))
     for name, (value, criterion, ok) in claims.items():
-        print(f"{name:<{width}}  {value:.3g}  ({criterion}: {'holds' if ok else 'FAILS'})")
+        print(f"{name:<{width}}  {fmt(value)}  ({criterion}: {'holds' if ok else 'FAILS'})")
     failed = [name for name, (_, _, ok) in claims.items() if not ok]
     if failed:
         raise AssertionError(f"claims that do not hold at these parameters: {failed}")

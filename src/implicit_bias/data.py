@@ -148,3 +148,34 @@ def sphere_data(
     X = math.sqrt(d) * G / G.norm(dim=1, keepdim=True)
     y = torch.randint(2, (n,), generator=gen).to(torch.float64) * 2 - 1
     return Dataset(X=X.to(device, dtype), y=y.to(device, dtype))
+
+
+@dataclass(frozen=True)
+class MeanGeometry:
+    """Norms of the cluster means relative to sqrt(d), their largest |cos|, and their smallest distance."""
+
+    norm_over_sqrt_d_min: float
+    norm_over_sqrt_d_max: float
+    max_abs_cos: float
+    min_distance: float
+
+
+def mean_geometry(mix: ClusterMixture) -> MeanGeometry:
+    """How close a mixture's means are to the orthogonal, norm-sqrt(d) ideal of Frei et al."""
+    M = mix.means
+    norms = M.norm(dim=1)
+    cos = (M @ M.T) / (norms[:, None] * norms[None, :])
+    off = (cos - torch.diag(torch.diag(cos))).abs().max()
+    dist = torch.cdist(M, M) + torch.diag(torch.full((mix.k,), math.inf, dtype=M.dtype, device=M.device))
+    return MeanGeometry(
+        norm_over_sqrt_d_min=float(norms.min() / math.sqrt(mix.d)),
+        norm_over_sqrt_d_max=float(norms.max() / math.sqrt(mix.d)),
+        max_abs_cos=float(off),
+        min_distance=float(dist.min()),
+    )
+
+
+def cosine_gram(X: Tensor) -> Tensor:
+    """Cosines between every pair of points, (n, n): block structure for clusters, near identity for Vardi et al."""
+    U = X / X.norm(dim=1, keepdim=True)
+    return U @ U.T

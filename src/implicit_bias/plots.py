@@ -75,3 +75,42 @@ def schedules_over_time(histories: dict[str, History], run: int = 0, ax: Axes | 
     ax.set_ylabel(r"normalized margin $\bar\gamma$")
     ax.legend(fontsize=8)
     return ax
+
+
+def cluster_projection(X: np.ndarray, y: np.ndarray, directions: np.ndarray, labels: Sequence[str],
+                       ax: Axes | None = None) -> Axes:
+    """Points projected on two unit directions (e.g. two cluster means), coloured by label."""
+    ax = _axes(ax, (4.2, 4.0))
+    P = X @ directions.T
+    for lab, colour in ((1, "C0"), (-1, "C3")):
+        sel = y == lab
+        ax.scatter(P[sel, 0], P[sel, 1], s=6, alpha=0.6, color=colour, label=f"y = {lab:+d}")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.legend(fontsize=8)
+    return ax
+
+
+def gram_heatmap(G: np.ndarray, title: str, ax: Axes | None = None) -> Axes:
+    """A cosine Gram matrix as an image with a shared colour scale of [-1, 1]."""
+    ax = _axes(ax, (3.4, 3.0))
+    im = ax.imshow(G, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("point")
+    ax.set_ylabel("point")
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, label="cosine")
+    return ax
+
+
+def radius_histogram(values: np.ndarray, references: dict[str, float], xlabel: str, ax: Axes | None = None,
+                     label: str | None = None) -> Axes:
+    """Histogram of per-point radii with the theory's reference radii as labelled vertical lines."""
+    ax = _axes(ax, (6.4, 3.2))
+    ax.hist(values, bins=40, color="0.6", label=label)
+    for i, (name, x) in enumerate(references.items()):
+        ax.axvline(x, color=f"C{(3 + i) % 10}", linestyle=["-", "--", ":", "-."][i % 4], label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test points")
+    ax.set_ylim(top=1.4 * ax.get_ylim()[1])
+    ax.legend(loc="upper right", fontsize=8)
+    return ax
