@@ -1,0 +1,30 @@
+"""Neuron alignment: what each first-layer neuron points at, and how much each neuron contributes."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .data import ClusterMixture
+from .network import Params, TwoLayerNet
+from .perturbations import select_run
+
+
+def reference_directions(mixture: ClusterMixture) -> Tensor:
+    """Rows [mu-bar-plus, mu-bar-minus, mu_1, ..., mu_k] (k + 2, d): Min & Vidal's heat-map columns, Frei's class sums."""
+    return torch.cat([mixture.class_sum(1)[None], mixture.class_sum(-1)[None], mixture.means])
+
+
+def neuron_cosines(net: TwoLayerNet, params: Params, refs: Tensor, *, run: int = 0) -> Tensor:
+    """cos(w_j, refs[r]) for every neuron j and reference r, (m, r); 0 for a zero neuron."""
+    if refs.dim() != 2 or refs.shape[1] != net.d or refs.shape[0] == 0:
+        raise ValueError(f"refs must have shape (r, {net.d}) with r >= 1, got {tuple(refs.shape)}")
+    W = select_run(params, run)["W"][0]
+    unit = lambda A: A / A.norm(dim=1, keepdim=True).clamp_min(1e-300)  # noqa: E731
+    return unit(W) @ unit(refs).T
+
+
+def contributions(net: TwoLayerNet, params: Params, *, run: int = 0) -> tuple[Tensor, Tensor]:
+    """Neuron contributions |v_j| ||w_j|| sorted in decreasing order, and the neuron index of each, (m,) and (m,)."""
+    one = select_run(params, run)
+    size = net.outer(one)[0].abs() * one["W"][0].norm(dim=1)
+    return size.sort(descending=True)

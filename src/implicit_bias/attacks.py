@@ -1,0 +1,224 @@
+"""Generic minimum-norm attacks on the margin y f(x) of a one-logit score, batched over points, in float64.
+
+Both attacks return an ``AttackResult``: a perturbation per point, checked to flip the sign (y f(x + delta)
+<= 0), and its norm as the radius, shrunk by bisection along the perturbation. Every radius is therefore an
+upper bound on the distance to the decision boundary; inf where no flip was found. Input gradients come from
+torch autograd, so any differentiable score works (networks, constructions, reference classifiers).
+
+Cost: one forward and backward pass over the points per iteration. DeepFool needs a handful of iterations;
+PGD costs steps * restarts * (search + 1) passes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import _validate as check
+from .perturbations import Score, bisect, check_points
+
+NORMS = ("l2", "linf")
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """Flipping perturbations delta (n, d) (zero where none was found) and their norms (n,) (inf where none)."""
+
+    radius: Tensor
+    delta: Tensor
+
+    @property
+    def success(self) -> Tensor:
+        return torch.isfinite(self.radius)
+
+
+def _norm(z: Tensor, norm: str) -> Tensor:
+    return z.norm(dim=1) if norm == "l2" else z.abs().amax(dim=1)
+
+
+def _steepest(g: Tensor, norm: str) -> tuple[Tensor, Tensor]:
+    """Unit-norm direction of steepest ascent of <g, .> and its rate ||g||_dual, per row."""
+    if norm == "l2":
+        size = g.norm(dim=1)
+        return g / size.clamp_min(1e-300)[:, None], size
+    return g.sign(), g.abs().sum(1)
+
+
+def _project(z: Tensor, eps: Tensor, norm: str) -> Tensor:
+    """Project each row onto the norm ball of its radius eps."""
+    if norm == "l2":
+        return z * (eps / z.norm(dim=1).clamp_min(1e-300)).clamp(max=1)[:, None]
+    return torch.maximum(torch.minimum(z, eps[:, None]), -eps[:, None])
+
+
+def _margin_and_grad(score: Score, X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """Margins y f(x) and their input gradients, one pass for the whole batch (points are independent)."""
+    with torch.enable_grad():
+        Xg = X.detach().requires_grad_(True)
+        margin = y * score(Xg)
+        (grad,) = torch.autograd.grad(margin.sum(), Xg)
+    return margin.detach(), grad
+
+
+def _shrink(score: Score, X: Tensor, y: Tensor, delta: Tensor, norm: str, iters: int) -> tuple[Tensor, Tensor]:
+    """Bisect along flipping perturbations delta towards 0; return (radius, shrunk delta)."""
+    size = _norm(delta, norm)
+    U = delta / size[:, None]
+    radius = bisect(score, X, y, U, torch.zeros_like(size), size, iters)
+    return radius, radius[:, None] * U
+
+
+def _result(score: Score, X: Tensor, y: Tensor, delta: Tensor, found: Tensor, norm: str, iters: int) -> AttackResult:
+    """Confirm the flips, shrink them by bisection, and pack radii (inf where nothing flipped)."""
+    with torch.no_grad():
+        found = found & (y * score(X + delta) <= 0)  # every reported success is a sign flip
+    radius = torch.full(found.shape, math.inf, dtype=X.dtype, device=X.device)
+    out = torch.zeros_like(X)
+    clean = found & (_norm(delta, norm) == 0)
+    radius[clean] = 0.0  # misclassified already
+    move = found & ~clean
+    if move.any():
+        radius[move], out[move] = _shrink(score, X[move], y[move], delta[move], norm, iters)
+    return AttackResult(radius=radius, delta=out)
+
+
+def deepfool(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    *,
+    norm: str = "l2",
+    steps: int = 50,
+    overshoot: float = 0.02,
+    iters: int = 40,
+) -> AttackResult:
+    """DeepFool for one logit: step to the boundary of the margin's linearization until the sign flips (with a
+    small overshoot), then bisect along the perturbation found."""
+    check_points(X, y)
+    check.choice("norm", norm, NORMS)
+    steps, iters = check.positive_int("steps", steps), check.positive_int("iters", iters)
+    overshoot = check.nonneg_real("overshoot", overshoot)
+    z = torch.zeros_like(X)
+    with torch.no_grad():
+        found = y * score(X) <= 0
+    live = ~found
+    for _ in range(steps):
+        idx = live.nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        margin, grad = _margin_and_grad(score, X[idx] + z[idx], y[idx])
+        direction, rate = _steepest(grad, norm)
+        stuck = rate == 0  # flat region (every neuron off): the linearization has no boundary
+        z[idx] = z[idx] - (margin / rate.clamp_min(1e-300))[:, None] * direction
+        trial = (1 + overshoot) * z[idx]
+        with torch.no_grad():
+            flipped = (y[idx] * score(X[idx] + trial) <= 0) & ~stuck
+        z[idx] = torch.where(flipped[:, None], trial, z[idx])
+        found[idx] = flipped
+        live[idx] = ~flipped & ~stuck
+    return _result(score, X, y, z, found, norm, iters)
+
+
+def pgd(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    eps_max: float | Tensor,
+    *,
+    norm: str = "l2",
+    start: AttackResult | None = None,
+    steps: int = 30,
+    restarts: int = 1,
+    search: int = 10,
+    seed: int | torch.Generator = 0,
+    iters: int = 40,
+) -> AttackResult:
+    """Minimum-norm PGD: projected steepest descent on the margin in a norm ball, with bisection over its radius.
+
+    The search starts from eps_max (or from the radii of ``start``, another attack's flips, when smaller);
+    each of ``search`` rounds runs PGD at the midpoint of [lo, hi] and, on a flip, lowers hi to the flip's
+    bisected norm. Restart 0 starts from the best flip so far rescaled to the ball (or from 0); the others from
+    uniform points of the ball, drawn from ``seed``.
+    """
+    check_points(X, y)
+    check.choice("norm", norm, NORMS)
+    steps, restarts, iters = (check.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters)))
+    if isinstance(search, bool) or not isinstance(search, int) or search < 0:
+        raise ValueError(f"search must be a non-negative integer, got {search!r}")
+    eps_max = torch.as_tensor(eps_max, dtype=X.dtype, device=X.device).expand(X.shape[0]).clone()
+    if not torch.all(eps_max > 0):
+        raise ValueError(f"eps_max must be > 0 for every point, got min {float(eps_max.min())}")
+    gen = check.generator(seed)
+    n = X.shape[0]
+    best = start if start is not None else AttackResult(torch.full((n,), math.inf).to(X), torch.zeros_like(X))
+    if best.radius.shape != (n,) or best.delta.shape != X.shape:
+        raise ValueError(f"start must hold radius ({n},) and delta {tuple(X.shape)}, got {tuple(best.radius.shape)} and {tuple(best.delta.shape)}")
+    radius, delta = best.radius.clone(), best.delta.clone()
+    lo = torch.zeros(n, dtype=X.dtype, device=X.device)
+
+    def attempt(idx: Tensor, eps: Tensor) -> None:
+        """PGD at radius eps for points idx; record shrunk flips that improve on the best so far."""
+        Xi, yi = X[idx], y[idx]
+        low = torch.full((len(idx),), math.inf, dtype=X.dtype, device=X.device)
+        adv = torch.zeros_like(Xi)
+        for restart in range(restarts):
+            if restart == 0:
+                z = _project(delta[idx] * (eps / _norm(delta[idx], norm).clamp_min(1e-300))[:, None], eps, norm)
+            else:
+                z = _random_ball(len(idx), X.shape[1], eps, norm, gen).to(X)
+            for t in range(steps + 1):
+                margin, grad = _margin_and_grad(score, Xi + z, yi)
+                # Keep the most violating point, not the first flip: its direction is the nearer boundary.
+                lower = margin < low
+                adv[lower], low = z[lower], torch.minimum(low, margin)
+                if t == steps:
+                    break
+                direction, _ = _steepest(grad, norm)
+                z = _project(z - (2.5 / steps) * eps[:, None] * direction, eps, norm)  # Madry et al.'s step size
+        hit = low <= 0
+        if hit.any():
+            r, d = _shrink(score, Xi[hit], yi[hit], adv[hit], norm, iters)
+            rows = idx[hit]
+            better = r < radius[rows]
+            radius[rows[better]], delta[rows[better]] = r[better], d[better]
+        lo[idx[~hit]] = torch.maximum(lo[idx[~hit]], eps[~hit])
+
+    with torch.no_grad():
+        clean = y * score(X) <= 0
+    radius[clean], delta[clean] = 0.0, 0.0
+    first = (~clean & ~(radius <= eps_max)).nonzero()[:, 0]
+    if first.numel():
+        attempt(first, eps_max[first])
+    for _ in range(search):
+        idx = (torch.isfinite(radius) & (radius > 0) & (lo < radius)).nonzero()[:, 0]
+        if idx.numel() == 0:
+            break
+        attempt(idx, (lo[idx] + radius[idx]) / 2)
+    return AttackResult(radius=radius, delta=delta)
+
+
+def _random_ball(n: int, d: int, eps: Tensor, norm: str, gen: torch.Generator) -> Tensor:
+    """n points uniform in the norm balls of radii eps (CPU draw, so a seed gives the same points everywhere)."""
+    if norm == "linf":
+        return (2 * torch.rand(n, d, generator=gen, dtype=torch.float64) - 1) * eps.cpu()[:, None]
+    g = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    r = torch.rand(n, generator=gen, dtype=torch.float64).pow(1 / d)
+    return g / g.norm(dim=1, keepdim=True) * (r * eps.cpu())[:, None]
+
+
+def min_norm(score: Score, X: Tensor, y: Tensor, *, norm: str = "l2", seed: int | torch.Generator = 0, **pgd_kw) -> dict[str, AttackResult]:
+    """DeepFool and PGD, each on its own, and the best of the two per point ('best').
+
+    PGD's search starts at twice DeepFool's radius (its bracket only; PGD starts from 0, not from DeepFool's
+    perturbation), or at twice the largest DeepFool radius where DeepFool failed.
+    """
+    df = deepfool(score, X, y, norm=norm)
+    ok = df.success & (df.radius > 0)
+    fallback = 2 * df.radius[ok].max() if ok.any() else torch.tensor(1.0).to(X)
+    eps = torch.where(ok, 2 * df.radius, fallback)
+    ref = pgd(score, X, y, eps, norm=norm, seed=seed, **pgd_kw)
+    take = ref.radius < df.radius
+    best = AttackResult(torch.where(take, ref.radius, df.radius), torch.where(take[:, None], ref.delta, df.delta))
+    return {"deepfool": df, "pgd": ref, "best": best}

@@ -1,0 +1,237 @@
+"""The theory's own perturbation directions, and flip radii along any direction field.
+
+Every robustness measure of the package works on a *score* ``f: (n, d) -> (n,)`` (one logit per point) and
+labels ``y`` in {-1, +1}; a point is flipped when its margin y f(x) is <= 0. ``net_score`` turns one run of a
+``TwoLayerNet`` into a score; constructions and reference classifiers are scores too, so every attack and
+line search applies to all of them alike.
+
+A direction field is a tensor ``U`` (n, d): point i moves along x_i + r U_i. The flip radius of a point is the
+first r on the radius grid where its margin is <= 0, refined by bisection within the grid cell: an upper
+bound on the distance to the decision boundary, confirmed by the sign flip, and the first crossing along
+the ray up to the grid's resolution.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from . import _validate as check
+from .data import ClusterMixture, Dataset
+from .network import Params, TwoLayerNet
+
+Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, differentiable in the input
+
+
+def select_run(params: Params, run: int) -> Params:
+    """The parameters of one run, kept batched with R = 1."""
+    R = params["W"].shape[0]
+    if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:
+        raise ValueError(f"run must be an integer in [0, {R}), got {run!r}")
+    return {k: t[run : run + 1] for k, t in params.items()}
+
+
+@dataclass(frozen=True)
+class NetScore:
+    """The score x -> N(x; theta) of a network with R = 1 parameters, with a fast path for line searches."""
+
+    net: TwoLayerNet
+    params: Params
+
+    def __call__(self, X: Tensor) -> Tensor:
+        return self.net.forward(self.params, X)[0]
+
+    def line(self, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
+        """For ReLU nets, r, rows -> N(X[rows] + r U[rows]) from pre-activations computed once: the pre-activations
+        are affine in r, so each radius costs O(n m) instead of a forward pass. None for pReLU."""
+        if self.net.p != 1:
+            return None
+        A = self.net.preactivations(self.params, X)[0]
+        B = U @ self.params["W"][0].T
+        v = self.net.outer(self.params)[0]
+        return lambda r, rows: torch.relu(A[rows] + r[:, None] * B[rows]) @ v
+
+
+def net_score(net: TwoLayerNet, params: Params, run: int = 0) -> NetScore:
+    """The score x -> N(x; theta_run) of one run of a batched network."""
+    return NetScore(net, select_run(params, run))
+
+
+def _line(score: Score, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    """r (k,), rows (k,) -> f(X[rows] + r U[rows]): the score's own fast path when it has one."""
+    fast = score.line(X, U) if isinstance(score, NetScore) else None
+    return fast if fast is not None else (lambda r, rows: score(X[rows] + r[:, None] * U[rows]))
+
+
+def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
+    """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
+    if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
+        want = "(n, d)" if d is None else f"(n, {d})"
+        raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must have shape (n,) = ({X.shape[0]},), got {tuple(y.shape)}")
+    if not torch.all((y == 1) | (y == -1)):
+        raise ValueError("y must hold labels -1 and +1 only")
+
+
+def _unit(u: Tensor, name: str) -> Tensor:
+    norm = u.norm()
+    if not norm > 0:
+        raise ValueError(f"{name} is the zero vector: no direction to perturb along")
+    return u / norm
+
+
+def frei_direction(mixture: ClusterMixture) -> Tensor:
+    """Frei et al.'s universal direction u-hat, the unit vector along sum_l y^(l) mu^(l), (d,)."""
+    return _unit(mixture.labels @ mixture.means, "sum_l y_l mu_l")
+
+
+def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | None = None) -> Tensor:
+    """Vardi et al.'s z-hat along sum_i y_i x_i, (d,): over all training points, or over the margin points
+    (q_i <= (1 + tol) min q) when the training margins q and a tolerance are given."""
+    weights = train.y
+    if (margins is None) != (tol is None):
+        raise ValueError("margins and tol must be given together (margin points only) or both left out (all points)")
+    if margins is not None:
+        tol = check.nonneg_real("tol", tol)
+        if margins.shape != train.y.shape:
+            raise ValueError(f"margins must have shape {tuple(train.y.shape)}, got {tuple(margins.shape)}")
+        weights = train.y * (margins <= (1 + tol) * margins.min())
+    return _unit(weights @ train.X, "sum_i y_i x_i")
+
+
+def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
+    """Min & Vidal's universal direction (mu-bar-plus - mu-bar-minus) / norm, (d,); points move along -y times it."""
+    return _unit(mixture.class_sum(1) - mixture.class_sum(-1), "mu-bar-plus - mu-bar-minus")
+
+
+def against_label(direction: Tensor, y: Tensor) -> Tensor:
+    """The field -y_i * direction, (n, d): a universal direction pushed against each point's label."""
+    return -y[:, None] * direction[None]
+
+
+def cluster_path(mixture: ClusterMixture, cluster: Tensor, target: int) -> Tensor:
+    """Unit directions (mu_target - mu_k(x)) / ||.|| for the points of the other class, zero for the rest, (n, d).
+
+    With Min & Vidal's orthonormal centres the norm is sqrt(2): the path x + eps (mu_j - mu_k(x)) / sqrt(2). A
+    zero row never flips, so the minimum over targets of the flip radius runs over other-class centres only.
+    """
+    if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < mixture.k:
+        raise ValueError(f"target must be a cluster index in [0, {mixture.k}), got {target!r}")
+    step = mixture.means[target][None] - mixture.means[cluster]
+    other = mixture.labels[cluster] != mixture.labels[target]
+    return torch.where(other[:, None], step / step.norm(dim=1, keepdim=True).clamp_min(1e-300), 0.0)
+
+
+def _check_radii(radii: Tensor | Sequence[float]) -> Tensor:
+    radii = torch.as_tensor(radii, dtype=torch.float64)
+    if radii.dim() != 1 or radii.numel() == 0 or not torch.all(radii > 0) or not torch.all(torch.isfinite(radii)):
+        raise ValueError(f"radii must be a non-empty 1-D grid of finite radii > 0, got {radii.tolist()}")
+    if not torch.all(radii[1:] > radii[:-1]):
+        raise ValueError(f"radii must be strictly increasing, got {radii.tolist()}")
+    return radii
+
+
+@torch.no_grad()
+def bisect(score: Score, X: Tensor, y: Tensor, U: Tensor, lo: Tensor, hi: Tensor, iters: int = 40) -> Tensor:
+    """Shrink radii hi (n,) whose points x + hi U are flipped towards lo (unflipped) by bisection on the margin.
+
+    Returns radii at which y f(x + r U) <= 0 still holds: an upper bound on the distance, within
+    (hi - lo) / 2^iters of a sign change.
+    """
+    lo, hi = lo.clone(), hi.clone()
+    line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
+    for _ in range(check.positive_int("iters", iters)):
+        mid = (lo + hi) / 2
+        flipped = y * line(mid, rows) <= 0
+        hi = torch.where(flipped, mid, hi)
+        lo = torch.where(flipped, lo, mid)
+    return hi
+
+
+@torch.no_grad()
+def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40) -> Tensor:
+    """Per-point flip radius along the field U (n, d): first grid radius with margin <= 0, refined by bisection;
+    0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
+    check_points(X, y)
+    if U.shape != X.shape:
+        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
+    grid = _check_radii(radii).to(X)
+    n = X.shape[0]
+    found = y * score(X) <= 0
+    radius = torch.full((n,), math.inf, dtype=X.dtype, device=X.device).masked_fill(found, 0.0)
+    lo = torch.zeros(n, dtype=X.dtype, device=X.device)
+    line = _line(score, X, U)
+    for r in grid:  # the first crossing on the grid; the bisection then stays inside that cell
+        todo = (~found).nonzero()[:, 0]
+        if todo.numel() == 0:
+            break
+        flipped = torch.zeros_like(found)
+        flipped[todo] = y[todo] * line(r.expand(len(todo)), todo) <= 0
+        radius = torch.where(flipped, r, radius)
+        found = found | flipped
+        lo = torch.where(found, lo, r)
+    cell = found & (radius > 0)
+    if cell.any():
+        radius[cell] = bisect(score, X[cell], y[cell], U[cell], lo[cell], radius[cell], iters)
+    return radius
+
+
+@dataclass(frozen=True)
+class FlipProfile:
+    """Per-point flip radii and the fraction of points flipped within each radius of a grid."""
+
+    radius: Tensor  # (n,), inf where no flip was found
+    radii: Tensor  # (G,)
+    fraction: Tensor  # (G,): mean(radius <= radii[g])
+
+    def quantile(self, q: float) -> float:
+        """Smallest radius by which a fraction q of the points is flipped (inf if fewer ever flip)."""
+        if not 0 < q <= 1:
+            raise ValueError(f"q must be in (0, 1], got {q!r}")
+        ordered = self.radius.sort().values
+        return float(ordered[math.ceil(q * len(ordered)) - 1])
+
+    @property
+    def r50(self) -> float:
+        return self.quantile(0.5)
+
+    @property
+    def r90(self) -> float:
+        return self.quantile(0.9)
+
+    @property
+    def r99(self) -> float:
+        return self.quantile(0.99)
+
+
+def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
+    """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
+    if radius.dim() != 1 or radius.numel() == 0:
+        raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
+    grid = _check_radii(radii).to(radius)
+    return FlipProfile(radius=radius, radii=grid, fraction=(radius[None] <= grid[:, None]).to(radius).mean(1))
+
+
+def flip_profile(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40) -> FlipProfile:
+    """``flip_radius`` along U and its flip-fraction curve over the same grid."""
+    return profile(flip_radius(score, X, y, U, radii, iters), radii)
+
+
+def cluster_path_radius(
+    score: Score, data: Dataset, mixture: ClusterMixture, radii: Tensor | Sequence[float], iters: int = 40
+) -> Tensor:
+    """Per-point flip radius along the best cluster-directed path (minimum over other-class centres), (n,)."""
+    if data.cluster is None:
+        raise ValueError("data.cluster must hold each point's cluster for cluster-directed paths, got None")
+    radius = torch.full((data.n,), math.inf, dtype=data.X.dtype, device=data.X.device)
+    for j in range(mixture.k):
+        U = cluster_path(mixture, data.cluster, j)
+        rows = U.abs().sum(1) > 0  # zero rows (same-class target) cannot flip: skip their line search
+        if rows.any():
+            r = flip_radius(score, data.X[rows], data.y[rows], U[rows], radii, iters)
+            radius[rows] = torch.minimum(radius[rows], r)
+    return radius
