@@ -26,6 +26,8 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 def fmt(value: float, floor: float = 1e-12) -> str:
     """A number to 3 significant digits, or "<floor" for round-off-sized values that differ across machines."""
+    if value == 0:
+        return "0"
     return f"<{floor:.0e}" if abs(value) < floor else f"{value:.3g}"
 
 

@@ -17,7 +17,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import _validate as check
-from .loss import check_loss, dual_weights, log_mean_loss, neg_derivative, smoothed_margin
+from .loss import check_loss, log_sum_and_weights, neg_derivative, smoothed_margin_from
 from .network import Model, Params, flatten, sq_norm
 
 SCHEDULES = ("normalized", "constant")
@@ -130,21 +130,19 @@ class _State:
 
         def coef(out: Tensor) -> Tensor:  # grad log L = -sum_i a_i y_i grad f_i
             box["q"] = y * out
-            box["a"] = dual_weights(box["q"], loss)
-            return -box["a"] * y
+            box["log_sum"], a = log_sum_and_weights(box["q"], loss)
+            return -a * y
 
         _, self.grad_log = model.value_and_vjp(params, X, coef)
         self.q = box["q"]
-        self.log_loss = log_mean_loss(self.q, loss)
+        self.log_loss = box["log_sum"] - math.log(self.q.shape[-1])
         self.norm = sq_norm(params).sqrt()
-        self.smoothed = smoothed_margin(self.q, loss, self.norm, model.degree)
+        self.grad_norm = sq_norm(self.grad_log).sqrt()
+        self.smoothed = smoothed_margin_from(box["log_sum"], loss, self.norm, model.degree)
 
     def finite(self) -> Tensor:
-        """Per run: are the log-loss and every gradient entry finite?"""
-        ok = torch.isfinite(self.log_loss)
-        for g in self.grad_log.values():
-            ok = ok & torch.isfinite(g.flatten(1)).all(1)
-        return ok
+        """Per run: are the log-loss and the gradient finite? (A NaN or inf entry makes the norm one.)"""
+        return torch.isfinite(self.log_loss) & torch.isfinite(self.grad_norm)
 
 
 def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tensor, loss: str, step_size: Tensor) -> None:
@@ -249,8 +247,7 @@ def gradient_flow(
                 st, log_time = cand, torch.logaddexp(log_time, eta.log())
             else:
                 # The step on log L is capped relative to ||theta||: beyond that the discrete path leaves the flow.
-                grad_norm = sq_norm(st.grad_log).sqrt().clamp_min(torch.finfo(X.dtype).tiny)
-                step_size = torch.minimum(eta, max_rel_step * st.norm / grad_norm)
+                step_size = torch.minimum(eta, max_rel_step * st.norm / st.grad_norm.clamp_min(torch.finfo(X.dtype).tiny))
                 new = {k: p - _broadcast(step_size, p) * st.grad_log[k] for k, p in st.params.items()}
                 if invariant is not None:
                     new = model.restore_conserved(new, invariant)
@@ -285,6 +282,7 @@ def _merge(old: _State, new: _State, accept: Tensor) -> _State:
     out.q = torch.where(accept[:, None], new.q, old.q)
     out.log_loss = torch.where(accept, new.log_loss, old.log_loss)
     out.norm = torch.where(accept, new.norm, old.norm)
+    out.grad_norm = torch.where(accept, new.grad_norm, old.grad_norm)
     out.smoothed = torch.where(accept, new.smoothed, old.smoothed)
     return out
 

@@ -32,6 +32,14 @@ def log_terms(q: Tensor, loss: str) -> Tensor:
     return torch.where(q > _LOGISTIC_ASYMPTOTE, -q, direct)
 
 
+def log_sum_and_weights(q: Tensor, loss: str) -> tuple[Tensor, Tensor]:
+    """log(n L) = log sum_i l(q_i) and the dual weights a_i = -d log L / d q_i, from one logsumexp."""
+    terms = log_terms(q, loss)
+    log_sum = torch.logsumexp(terms, dim=-1)
+    log_neg_deriv = terms if loss == "exp" else logsigmoid(-q)
+    return log_sum, torch.exp(log_neg_deriv - log_sum[..., None])
+
+
 def log_mean_loss(q: Tensor, loss: str) -> Tensor:
     """log of L = (1/n) sum_i l(q_i) over the last dimension, by logsumexp."""
     return torch.logsumexp(log_terms(q, loss), dim=-1) - math.log(q.shape[-1])
@@ -39,10 +47,7 @@ def log_mean_loss(q: Tensor, loss: str) -> Tensor:
 
 def dual_weights(q: Tensor, loss: str) -> Tensor:
     """a_i = -d log L / d q_i = -l'(q_i) / sum_k l(q_k): non-negative, summing to 1 for the exponential loss."""
-    terms = log_terms(q, loss)
-    log_sum = torch.logsumexp(terms, dim=-1, keepdim=True)
-    log_neg_deriv = terms if loss == "exp" else logsigmoid(-q)
-    return torch.exp(log_neg_deriv - log_sum)
+    return log_sum_and_weights(q, loss)[1]
 
 
 def neg_derivative(q: Tensor, loss: str) -> Tensor:
@@ -52,7 +57,11 @@ def neg_derivative(q: Tensor, loss: str) -> Tensor:
 
 def smoothed_margin(q: Tensor, loss: str, norm: Tensor, degree: int) -> Tensor:
     """Lyu & Li's smoothed normalized margin: log(1 / (e^(nL) - 1)) / ||theta||^L (-log(nL)/||theta||^L for exp)."""
-    log_nL = torch.logsumexp(log_terms(q, loss), dim=-1)
+    return smoothed_margin_from(torch.logsumexp(log_terms(q, loss), dim=-1), loss, norm, degree)
+
+
+def smoothed_margin_from(log_nL: Tensor, loss: str, norm: Tensor, degree: int) -> Tensor:
+    """The smoothed margin from log(n L), when that is already computed."""
     if loss == "exp":
         numer = -log_nL
     else:  # -log(expm1(nL)) = -log(nL) to float64 precision once nL < e^-30

@@ -114,3 +114,22 @@ def radius_histogram(values: np.ndarray, references: dict[str, float], xlabel: s
     ax.set_ylim(top=1.4 * ax.get_ylim()[1])
     ax.legend(loc="upper right", fontsize=8)
     return ax
+
+
+def error_curve(x: np.ndarray, errors: np.ndarray, trials: int, label: str, ax: Axes | None = None,
+                marker: str = "o", floor: float = 1e-4) -> Axes:
+    """Test error against a parameter with 95% Wilson intervals over ``trials`` test predictions; zero errors
+    are drawn as open markers at ``floor`` so that a log axis can show them."""
+    from .experiments import wilson_interval
+
+    ax = _axes(ax)
+    lo, hi = wilson_interval(np.round(errors * trials), trials)
+    shown = np.maximum(errors, floor)
+    line = ax.errorbar(x, shown, yerr=[np.maximum(shown - lo, 0), np.maximum(hi - shown, 0)], fmt=marker + "-",
+                       ms=4, capsize=2, label=label)
+    zero = errors == 0
+    ax.plot(np.asarray(x)[zero], shown[zero], marker, ms=8, mfc="white", color=line[0].get_color())
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor / 2)
+    ax.set_ylabel(f"test error (open: none seen, drawn at {floor:g})")
+    return ax

@@ -1,0 +1,103 @@
+"""The book's standard experiment: draw a cluster mixture, train two-layer networks by gradient flow, test them.
+
+Chapters call these instead of repeating the pipeline; sweeps reach paper scale through the same arguments.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+from . import _validate as check
+from .data import ClusterMixture, Dataset, cluster_mixture
+from .flow import FlowResult, gradient_flow
+from .network import Params, TwoLayerNet
+
+
+@dataclass
+class Trained:
+    """A mixture, its training and test sets, and the networks gradient flow found on them (R runs)."""
+
+    mixture: ClusterMixture
+    train: Dataset
+    test: Dataset
+    net: TwoLayerNet
+    result: FlowResult
+
+    @property
+    def params(self) -> Params:
+        return self.result.params
+
+    def test_error(self) -> np.ndarray:
+        """Fraction of test points each run misclassifies, (R,)."""
+        return test_error(self.net, self.params, self.test)
+
+
+def test_error(net: TwoLayerNet, params: Params, data: Dataset) -> np.ndarray:
+    """Fraction of misclassified points per run (a zero output counts as an error), (R,)."""
+    margins = data.y * net.forward(params, data.X)
+    return (margins <= 0).to(torch.float64).mean(1).cpu().numpy()
+
+
+def wilson_interval(errors: int | np.ndarray, n: int, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval of a binomial proportion: honest error bars also when no error was seen."""
+    errors = np.asarray(errors, dtype=float)
+    p = errors / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def train_cluster_network(
+    d: int,
+    k: int,
+    m: int,
+    *,
+    n_per_cluster: int = 8,
+    sigma: float = 1.0,
+    runs: int = 1,
+    steps: int = 2000,
+    init_scale: float = 1e-3,
+    n_test: int = 2000,
+    bias: bool = True,
+    means: str = "orthogonal",
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> Trained:
+    """Frei et al.'s setting end to end: k clusters in R^d, n = n_per_cluster * k training points (every
+    cluster covered), ``runs`` networks of width m trained together by loss-normalized gradient flow."""
+    n_per_cluster = check.positive_int("n_per_cluster", n_per_cluster)
+    mix = cluster_mixture(d, k, sigma, means=means, seed=seed, dtype=dtype, device=device)
+    train = mix.sample(n_per_cluster * k, seed=seed + 1, balanced=True)
+    test = mix.sample(check.positive_int("n_test", n_test), seed=seed + 2)
+    net = TwoLayerNet(d=d, m=m, bias=bias)
+    params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=dtype, device=device)
+    result = gradient_flow(net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20),
+                           progress=progress)
+    return Trained(mixture=mix, train=train, test=test, net=net, result=result)
+
+
+def sqrt_d_over_k(d: int, k: int) -> float:
+    """sqrt(d/k): the scale of Frei et al.'s flip radius along the universal direction."""
+    return math.sqrt(d / k)
+
+
+
+
+def score_error(score, data: Dataset) -> float:
+    """Fraction of points a score function (n, d) -> (n,) misclassifies; a zero score counts as an error."""
+    return float((data.y * score(data.X) <= 0).to(torch.float64).mean())
+
+
+def fit_exponential_decay(x: np.ndarray, error: np.ndarray) -> tuple[float, float] | None:
+    """Least-squares fit of log(error) = a - c x over the points with error > 0: returns (c, a), or None if < 2."""
+    keep = np.asarray(error) > 0
+    if keep.sum() < 2:
+        return None
+    slope, intercept = np.polyfit(np.asarray(x)[keep], np.log(np.asarray(error)[keep]), 1)
+    return float(-slope), float(intercept)
