@@ -29,7 +29,10 @@ book: $(STAMP)  ## build the HTML book from scratch into _build/html
 bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown)
 	$(PY) benchmarks/bench_engine.py --device auto
 
-.PHONY: sync mathjax
+.PHONY: sync mathjax notebooks
+
+notebooks: $(STAMP)  ## re-execute every chapter at its defaults into its committed .ipynb (what nbval checks)
+	$(PY) tools/execute_notebooks.py
 
 sync: $(STAMP)  ## update each chapter's paired .ipynb from its MyST .md (jupytext --sync)
 	$(VENV)/bin/jupytext --sync $$(grep -l '^jupytext:' chapters/*.md)

@@ -299,3 +299,16 @@ def test_page_renders_in_chromium(book_html, chromium, doc):
     if doc == TOC["root"]:  # keep the checks above from passing vacuously
         assert containers > 0 and figures and dom.select("div.proof.theorem"), (
             "the introduction must show rendered math, a theorem box and a figure")
+
+
+def test_committed_notebooks_are_executed():
+    """nbval compares against stored outputs: a notebook without them would only prove that it runs."""
+    import nbformat
+
+    for md in sorted((ROOT / "chapters").glob("*.md")):
+        if not md.read_text().startswith("---\njupytext:"):
+            continue
+        nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        missing = [i for i, c in enumerate(code) if c.get("execution_count") is None]
+        assert not missing, f"{md.stem}.ipynb has unexecuted code cells {missing}: run `make notebooks`"

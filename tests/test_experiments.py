@@ -1,0 +1,33 @@
+"""The shared experiment pipeline and its statistics."""
+import numpy as np
+import pytest
+import torch
+
+from implicit_bias import experiments
+
+
+def test_wilson_interval_covers_the_proportion_and_is_honest_at_zero():
+    lo, hi = experiments.wilson_interval(np.array([0, 50, 1000]), 1000)
+    assert lo[0] == pytest.approx(0, abs=1e-12) and 0.003 < hi[0] < 0.005  # no error seen: still an upper bound
+    assert lo[1] < 0.05 < hi[1] and hi[1] - lo[1] == pytest.approx(2 * 1.96 * np.sqrt(0.05 * 0.95 / 1000), rel=0.05)
+    assert hi[2] == pytest.approx(1, abs=1e-12)
+
+
+def test_fit_exponential_decay_recovers_the_rate_and_needs_two_points():
+    x = np.array([4.0, 8.0, 16.0, 32.0])
+    err = np.exp(0.5 - 0.3 * x)
+    err[-1] = 0.0  # zeros are left out of the fit
+    c, a = experiments.fit_exponential_decay(x, err)
+    assert c == pytest.approx(0.3) and a == pytest.approx(0.5)
+    assert experiments.fit_exponential_decay(x, np.array([0.1, 0, 0, 0])) is None
+
+
+def test_train_cluster_network_fits_and_generalizes_on_an_easy_mixture():
+    trained = experiments.train_cluster_network(50, 4, 8, runs=2, steps=300, n_test=500, seed=3)
+    assert trained.train.n == 32 and torch.bincount(trained.train.cluster).min() == 8
+    assert trained.result.history.train_acc[-1].tolist() == [1.0, 1.0]
+    err = trained.test_error()
+    assert err.shape == (2,) and err.max() < 0.02
+    flipped = {k: -v if k == "v" else v for k, v in trained.params.items()}  # negate the outer layer
+    assert np.allclose(experiments.test_error(trained.net, flipped, trained.test), 1 - err)
+    assert experiments.score_error(lambda X: -trained.test.y, trained.test) == 1.0

@@ -1,0 +1,53 @@
+"""Regenerate the committed, executed chapter notebooks (`make notebooks`).
+
+Each chapter's MyST source is paired into its .ipynb with jupytext (code and text from the .md), then the
+notebook is executed in place at its default parameters with nbclient, in the chapters folder, as the book
+build, papermill --cwd and nbval run it. The stored outputs are what `make test` checks with nbval.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def paired_chapters() -> list[Path]:
+    """The chapters that are notebooks: MyST files with a jupytext header."""
+    return sorted(p for p in (ROOT / "chapters").glob("*.md") if p.read_text().startswith("---\njupytext:"))
+
+
+def execute(md: Path, timeout: int) -> float:
+    """Pair, then execute the .ipynb of one chapter in place; returns the wall time."""
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(md)], check=True)
+    ipynb = md.with_suffix(".ipynb")
+    nb = nbformat.read(ipynb, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}).execute()
+    nbformat.write(nb, ipynb)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("chapters", nargs="*", help="chapter names (default: every paired chapter)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    args = parser.parse_args(argv)
+    chosen = paired_chapters()
+    if args.chapters:
+        unknown = set(args.chapters) - {p.stem for p in chosen}
+        if unknown:
+            parser.error(f"unknown chapter(s) {sorted(unknown)}; choose from {[p.stem for p in chosen]}")
+        chosen = [p for p in chosen if p.stem in args.chapters]
+    for md in chosen:
+        print(f"{md.stem}: executed in {execute(md, args.timeout):.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
