@@ -28,6 +28,7 @@ book: $(STAMP)  ## build the HTML book from scratch into _build/html
 
 bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown)
 	$(PY) benchmarks/bench_engine.py --device auto
+	$(PY) benchmarks/bench_robustness.py --device auto
 
 .PHONY: sync mathjax notebooks
 

@@ -36,6 +36,7 @@ class Size:
 
 
 SIZES = [Size("small", 100, 200, 32, 16), Size("medium", 1000, 1000, 256, 8), Size("medium-prelu3", 1000, 1000, 256, 8, 3.0)]
+R_SWEEP = [Size(f"small-R{R}", 100, 200, 32, R) for R in (1, 4, 64)]  # with "small" (R = 16): the ratio against R
 SMOKE = [Size("smoke", 20, 40, 8, 4), Size("smoke-prelu3", 20, 40, 8, 4, 3.0)]
 
 
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if args.device == "auto" else args.device))
-    sizes = SMOKE if args.smoke else SIZES
+    sizes = SMOKE if args.smoke else SIZES + R_SWEEP
     steps = args.steps or (3 if args.smoke else 50)
     rows = []
     for size in sizes:

@@ -22,3 +22,12 @@ def test_benchmark_has_help():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--help"],
                          check=True, capture_output=True, text=True).stdout
     assert "--smoke" in out and "--device" in out
+
+
+def test_robustness_benchmark_smoke_mode_writes_its_report(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_robustness.py"), "--smoke", "--out", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    report = json.loads((tmp_path / "robustness-smoke.json").read_text())
+    assert report["throughput"]["points"] == 200 and report["throughput"]["flip_curve_points_per_s"] > 0
+    assert [r["free_neurons"] for r in report["exact"]] == [2, 4]
+    assert "| DeepFool" in (tmp_path / "robustness-smoke.md").read_text()
