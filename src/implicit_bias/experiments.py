@@ -101,3 +101,15 @@ def fit_exponential_decay(x: np.ndarray, error: np.ndarray) -> tuple[float, floa
         return None
     slope, intercept = np.polyfit(np.asarray(x)[keep], np.log(np.asarray(error)[keep]), 1)
     return float(-slope), float(intercept)
+
+
+def universal_flip_profile(trained: Trained, run: int = 0, grid: int = 200, reach: float = 4.0):
+    """Flip radii of the test points of one run along Frei et al.'s universal direction x -> x - y r u-hat,
+    on a grid of ``grid`` radii up to ``reach`` * sqrt(d/k), refined by bisection (a FlipProfile)."""
+    from .perturbations import against_label, flip_profile, frei_direction, net_score
+
+    mix, test = trained.mixture, trained.test
+    U = against_label(frei_direction(mix), test.y)
+    radii = torch.linspace(0, reach * sqrt_d_over_k(mix.d, mix.k), grid + 1, dtype=test.X.dtype,
+                           device=test.X.device)[1:]
+    return flip_profile(net_score(trained.net, trained.params, run), test.X, test.y, U, radii)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -122,10 +123,13 @@ def _cosine(a: Params, b: Params) -> Tensor:
 
 
 class _State:
-    """Parameters with their margins, log-loss and gradient of log L: what one step needs."""
+    """Parameters with their margins, log-loss and gradient of log L: what one step needs.
+
+    Norms and the smoothed margin are computed on first use: the constant schedule needs them only at records.
+    """
 
     def __init__(self, model: Model, params: Params, X: Tensor, y: Tensor, loss: str):
-        self.params = params
+        self.params, self._degree, self._loss = params, model.degree, loss
         box: dict[str, Tensor] = {}
 
         def coef(out: Tensor) -> Tensor:  # grad log L = -sum_i a_i y_i grad f_i
@@ -134,11 +138,20 @@ class _State:
             return -a * y
 
         _, self.grad_log = model.value_and_vjp(params, X, coef)
-        self.q = box["q"]
-        self.log_loss = box["log_sum"] - math.log(self.q.shape[-1])
-        self.norm = sq_norm(params).sqrt()
-        self.grad_norm = sq_norm(self.grad_log).sqrt()
-        self.smoothed = smoothed_margin_from(box["log_sum"], loss, self.norm, model.degree)
+        self.q, self.log_sum = box["q"], box["log_sum"]
+        self.log_loss = self.log_sum - math.log(self.q.shape[-1])
+
+    @cached_property
+    def norm(self) -> Tensor:
+        return sq_norm(self.params).sqrt()
+
+    @cached_property
+    def grad_norm(self) -> Tensor:
+        return sq_norm(self.grad_log).sqrt()
+
+    @cached_property
+    def smoothed(self) -> Tensor:
+        return smoothed_margin_from(self.log_sum, self._loss, self.norm, self._degree)
 
     def finite(self) -> Tensor:
         """Per run: are the log-loss and the gradient finite? (A NaN or inf entry makes the norm one.)"""
@@ -242,7 +255,8 @@ def gradient_flow(
                 loss_now = st.log_loss.exp()
                 new = {k: p - _broadcast(eta * loss_now, p) * st.grad_log[k] for k, p in st.params.items()}
                 cand = _State(model, new, X, y, loss)
-                if not bool(cand.finite().all()):
+                # A NaN or inf anywhere reaches the loss at the latest one step later.
+                if not bool(torch.isfinite(cand.log_loss).all()):
                     raise FlowDivergence(step, lr, st.params)
                 st, log_time = cand, torch.logaddexp(log_time, eta.log())
             else:
@@ -277,13 +291,12 @@ def gradient_flow(
 def _merge(old: _State, new: _State, accept: Tensor) -> _State:
     """Per run, keep the new state where accepted and roll back elsewhere."""
     out = object.__new__(_State)
+    out._degree, out._loss = old._degree, old._loss
     out.params = {k: torch.where(_broadcast(accept, p), new.params[k], p) for k, p in old.params.items()}
     out.grad_log = {k: torch.where(_broadcast(accept, g), new.grad_log[k], g) for k, g in old.grad_log.items()}
     out.q = torch.where(accept[:, None], new.q, old.q)
-    out.log_loss = torch.where(accept, new.log_loss, old.log_loss)
-    out.norm = torch.where(accept, new.norm, old.norm)
-    out.grad_norm = torch.where(accept, new.grad_norm, old.grad_norm)
-    out.smoothed = torch.where(accept, new.smoothed, old.smoothed)
+    for name in ("log_sum", "log_loss", "norm", "grad_norm", "smoothed"):
+        setattr(out, name, torch.where(accept, getattr(new, name), getattr(old, name)))
     return out
 
 

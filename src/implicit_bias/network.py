@@ -161,24 +161,18 @@ class TwoLayerNet:
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
         self._check(params, X)
-        Z = self._layout(params, X)[0]
+        Z = self._layout(params, X)
         return Z.transpose(0, 1) if X.dim() == 2 else Z
 
-    def _layout(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor]:
-        """Pre-activations and outer weights broadcastable to them: (n, R, m) for shared X, (R, n, m) otherwise."""
+    def _layout(self, params: Params, X: Tensor) -> Tensor:
+        """Pre-activations: (n, R, m) for shared X, (R, n, m) otherwise."""
         W = params["W"]
         R = W.shape[0]
         if X.dim() == 2:  # one product over the neurons of all runs
             Z = (X @ W.reshape(R * self.m, self.d).T).view(X.shape[0], R, self.m)
-            v = self.outer(params)[None]
-            if self.bias:
-                Z = Z + params["b"][None]
-        else:
-            Z = torch.bmm(X, W.transpose(1, 2))
-            v = self.outer(params)[:, None]
-            if self.bias:
-                Z = Z + params["b"][:, None]
-        return Z, v
+            return Z + params["b"][None] if self.bias else Z
+        Z = torch.bmm(X, W.transpose(1, 2))
+        return Z + params["b"][:, None] if self.bias else Z
 
     def _neuron_norm(self, params: Params) -> Tensor:
         """||(w_j, b_j)|| of every neuron, (R, m)."""
@@ -187,21 +181,28 @@ class TwoLayerNet:
             sq = sq + params["b"].pow(2)
         return sq.sqrt()
 
-    def _phi(self, params: Params, Z: Tensor, shared: bool) -> tuple[Tensor, Tensor]:
-        """Activation and its derivative in z (with sigma'(0) = 0), same layout as Z."""
-        if self.p == 1:
-            return Z.clamp_min(0), (Z > 0).to(Z.dtype)
-        scale = self._neuron_norm(params).pow(1 - self.p)
-        scale = scale[None] if shared else scale[:, None]
+    def _phi(self, params: Params, Z: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
+        """sigma(z)^p, its derivative p sigma(z)^(p-1) (sigma'(0) = 0), and the per-neuron factor
+        1/||(w, b)||^(p-1) (None for ReLU), kept apart so that it multiplies (R, m) weights, not (n, R, m) tensors."""
         relu = Z.clamp_min(0)
-        return relu.pow(self.p) * scale, self.p * relu.pow(self.p - 1) * scale
+        if self.p == 1:
+            return relu, (Z > 0).to(Z.dtype), None
+        lower = relu.pow(self.p - 1)
+        return lower * relu, self.p * lower, self._neuron_norm(params).pow(1 - self.p)
+
+    @staticmethod
+    def _per_run(t: Tensor, shared: bool) -> Tensor:
+        """An (R, m) tensor shaped to broadcast against pre-activations in their layout."""
+        return t[None] if shared else t[:, None]
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Network outputs of every run, (R, n)."""
         self._check(params, X)
-        Z, v = self._layout(params, X)
-        out = (self._phi(params, Z, X.dim() == 2)[0] * v).sum(-1)
-        return out.T if X.dim() == 2 else out
+        shared = X.dim() == 2
+        phi, _, scale = self._phi(params, self._layout(params, X))
+        v = self.outer(params) if scale is None else self.outer(params) * scale
+        out = (phi * self._per_run(v, shared)).sum(-1)
+        return out.T if shared else out
 
     def vjp(self, params: Params, X: Tensor, coef: Tensor) -> Params:
         """sum_i coef[r, i] * grad_theta N(x_i; theta_r) for every run: the gradient of any loss of the outputs."""
@@ -212,8 +213,8 @@ class TwoLayerNet:
         self._check(params, X)
         R, n = params["W"].shape[0], X.shape[-2]
         shared = X.dim() == 2
-        Z, v = self._layout(params, X)
-        phi, dphi = self._phi(params, Z, shared)
+        phi, dphi, scale = self._phi(params, self._layout(params, X))
+        v = self._per_run(self.outer(params) if scale is None else self.outer(params) * scale, shared)
         out = (phi * v).sum(-1)
         out = out.T if shared else out
         coef = coef_fn(out)
@@ -227,7 +228,8 @@ class TwoLayerNet:
         else:
             gW = torch.bmm(A.transpose(1, 2), X)
             gb, gv = A.sum(1), (c * phi).sum(1)
-        if self.p != 1:  # derivative of the 1/||(w, b)||^(p-1) normalization
+        if scale is not None:  # gv so far lacks the normalization; then its own derivative
+            gv = gv * scale
             factor = (1 - self.p) * self.outer(params) * gv / self._neuron_norm(params).pow(2)
             gW = gW + factor[..., None] * params["W"]
             if self.bias:

@@ -133,3 +133,101 @@ def error_curve(x: np.ndarray, errors: np.ndarray, trials: int, label: str, ax: 
     ax.set_ylim(bottom=floor / 2)
     ax.set_ylabel(f"test error (open: none seen, drawn at {floor:g})")
     return ax
+
+
+def power_law(table, x: str, y: str, law, theory_exponent: float, xlabel: str, ylabel: str,
+              ax: Axes | None = None) -> Axes:
+    """Measured points (one per run) on log-log axes, the fitted power law with its exponent interval, and the
+    theory's exponent drawn through the same geometric mean for comparison."""
+    ax = _axes(ax)
+    ax.loglog(table[x], table[y], "o", ms=4, alpha=0.6, label="runs")
+    grid = np.geomspace(table[x].min(), table[x].max(), 50)
+    ax.loglog(grid, law(grid), "-", label=f"fit: exponent {law.exponent:.3f} [{law.low:.3f}, {law.high:.3f}]")
+    anchor = np.exp(np.mean(np.log(table[y]) - theory_exponent * np.log(table[x])))
+    ax.loglog(grid, anchor * grid**theory_exponent, "k--", lw=1, label=f"theory: exponent {theory_exponent:g}")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def robust_accuracy_curves(eps: np.ndarray, curves: dict[str, np.ndarray], references: dict[str, float] | None = None,
+                           ax: Axes | None = None, styles: dict[str, dict] | None = None,
+                           xlabel: str = r"$\ell_2$ radius $\varepsilon$") -> Axes:
+    """Robust accuracy (fraction of points no attack flips within eps) against eps, one line per curve, with the
+    theory's radii as labelled vertical lines; ``styles`` maps a curve's label to matplotlib keywords."""
+    ax = _axes(ax)
+    for label, acc in curves.items():
+        ax.plot(eps, acc, **({"marker": "o", "ms": 3} | (styles or {}).get(label, {})), label=label)
+    for i, (name, x) in enumerate((references or {}).items()):
+        ax.axvline(x, color="0.3", linestyle=["--", ":", "-."][i % 3], lw=1, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("robust accuracy")
+    ax.set_ylim(-0.03, 1.03)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def cosine_heatmap(C: np.ndarray, columns: Sequence[str], title: str, ax: Axes | None = None,
+                   colorbar: bool = True) -> Axes:
+    """Cosines of neurons (rows, e.g. sorted by contribution) with reference directions (columns), on [-1, 1]."""
+    ax = _axes(ax, (3.4, 4.0))
+    im = ax.imshow(C, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(columns)), columns, fontsize=7)
+    ax.set_ylabel("neuron (largest contribution first)")
+    ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.05, label="cosine")
+    return ax
+
+
+def contribution_profile(contributions: dict[str, np.ndarray], ax: Axes | None = None, top: int = 60) -> Axes:
+    """Neuron contributions |v_j| ||w_j|| in decreasing order, each divided by its largest, on a log axis."""
+    ax = _axes(ax)
+    for label, c in contributions.items():
+        c = np.sort(np.asarray(c))[::-1][:top]
+        ax.semilogy(np.arange(1, len(c) + 1), c / c[0], "o-", ms=2.5, lw=1, label=label)
+    ax.set_xlabel("neuron rank")
+    ax.set_ylabel(r"$|v_j|\,\|w_j\|$ / largest")
+    ax.set_ylim(bottom=1e-6)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def labelled_series(x: np.ndarray | dict[str, np.ndarray], ys: dict[str, np.ndarray], xlabel: str, ylabel: str,
+                    ax: Axes | None = None, logy: bool = False, marker: str = "o") -> Axes:
+    """One line per label against a shared x (or an x per label); a (T, R) value draws its mean with the
+    range over the R columns as error bars."""
+    ax = _axes(ax)
+    for label, y in ys.items():
+        xs = np.asarray(x[label] if isinstance(x, dict) else x)
+        y = np.asarray(y, dtype=float)
+        if y.ndim == 2:
+            mid = y.mean(1)
+            ax.errorbar(xs, mid, yerr=[mid - y.min(1), y.max(1) - mid], fmt=marker + "-", ms=3, capsize=2, label=label)
+        else:
+            ax.plot(xs, y, marker + "-", ms=3, label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> None:
+    """Engine against per-seed PyTorch code: steps per second by problem, and the speed-up against the runs R."""
+    names = [r["name"] for r in rows if not r["name"].startswith("small-R")]
+    by = {r["name"]: r for r in rows}
+    x = np.arange(len(names))
+    axes[0].bar(x - 0.2, [by[n]["engine_steps_per_s"] for n in names], 0.4, label="engine (all runs batched)")
+    axes[0].bar(x + 0.2, [by[n]["baseline_steps_per_s"] for n in names], 0.4, label="per-seed nn.Module + SGD")
+    axes[0].set_xticks(x, names, fontsize=8)
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("training steps per second (all runs)")
+    axes[0].legend(fontsize=8)
+    sweep = sorted((r for r in rows if r["name"] == "small" or r["name"].startswith("small-R")), key=lambda r: r["R"])
+    axes[1].semilogx([r["R"] for r in sweep], [r["baseline_over_engine"] for r in sweep], "o-", base=2)
+    axes[1].axhline(1, color="0.5", lw=1, ls="--")
+    axes[1].set_xlabel("runs R trained together (small problem)")
+    axes[1].set_ylabel("baseline time / engine time")

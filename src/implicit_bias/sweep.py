@@ -99,9 +99,13 @@ def notebook_defaults(notebook: Path) -> dict[str, Any]:
 
 
 def _read_notebook(path: Path):
+    """The notebook as jupytext reads it; an unreadable one is a spec error naming the file."""
     import jupytext
 
-    return jupytext.read(path)
+    try:
+        return jupytext.read(path)
+    except Exception as err:  # noqa: BLE001 - jupytext raises many kinds; all mean "not a notebook"
+        raise SpecError(f"notebook {path} cannot be read: {err}") from err
 
 
 def _check_type(name: str, value: Any, default: Any) -> None:
