@@ -105,3 +105,20 @@ def test_cli_help_and_dry_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "implicit_bias", "sweep", str(tmp_path / "nope.yaml")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "does not exist" in bad.stderr
+
+
+@pytest.mark.parametrize("name, point", [("frei_dk", {"d": 100, "k": 4, "seed": 0}),
+                                         ("vardi_dn", {"d": 250, "n": 10, "seed": 1})])
+def test_a_committed_sweep_point_reproduces(tmp_path, name, point):
+    """Re-run one point of a book sweep: its metrics equal the committed record (float64, seeded)."""
+    from implicit_bias.sweep import run_point
+
+    root = Path(__file__).parents[1]
+    spec = load_spec(root / "sweeps" / "book" / f"{name}.yaml")
+    full = next(p for p in spec.points() if all(p[k] == v for k, v in point.items()))
+    committed = json.loads((spec.output / "records" / f"{point_id(full)}.json").read_text())
+    fresh = run_point(str(spec.notebook), str(tmp_path), full, threads=2)
+    assert fresh["status"] == "ok", fresh["error"]
+    assert fresh["metrics"].keys() == committed["metrics"].keys()
+    for key, value in committed["metrics"].items():
+        assert fresh["metrics"][key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
