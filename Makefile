@@ -43,3 +43,12 @@ mathjax:  ## re-vendor MathJax into _vendor/mathjax from npm (VERSION=3.2.2; nee
 
 clean:  ## remove builds and caches (keeps .venv)
 	rm -rf _build .pytest_cache
+
+.PHONY: linkcheck badges
+
+linkcheck: $(STAMP)  ## check the book's external links (Sphinx linkcheck, needs the network; report in _build/linkcheck)
+	rm -rf _build/linkcheck
+	$(VENV)/bin/jupyter-book build . --builder linkcheck --path-output _build/linkcheck
+
+badges: $(STAMP)  ## render README badges, CITATION.cff and Colab install cells from the URL in _config.yml
+	$(PY) tools/badges.py
