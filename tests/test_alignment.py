@@ -50,3 +50,23 @@ def test_bad_reference_shape_is_refused():
     net = TwoLayerNet(d=5, m=3)
     with pytest.raises(ValueError, match=r"refs must have shape \(r, 5\)"):
         neuron_cosines(net, net.init(runs=1), torch.ones(2, 4))
+
+
+def test_own_class_cosines_of_the_construction_and_the_share_filter():
+    from implicit_bias.alignment import own_class_cosines
+
+    mix = cluster_mixture(40, 8, seed=0)
+    net, params = frei_network(mix)
+    # Each neuron is one mean: cosine 1/sqrt(k/2) with the sum of the k/2 orthogonal means of its class.
+    torch.testing.assert_close(own_class_cosines(net, params, mix), torch.full((8,), 1 / math.sqrt(4)))
+    # Shrink one neuron's output weight: below the share it is left out, above it is kept.
+    params["v"][0, 3] = 0.05
+    assert len(own_class_cosines(net, params, mix, min_share=0.1)) == 7
+    assert len(own_class_cosines(net, params, mix, min_share=0.0)) == 8
+    # A neuron voting for the other class is compared with the other class sum.
+    params["v"][0, 3] = -1.0 if mix.labels[3] > 0 else 1.0
+    cos = own_class_cosines(net, params, mix).sort().values
+    torch.testing.assert_close(cos[:1], torch.zeros(1))
+    torch.testing.assert_close(cos[1:], torch.full((7,), 0.5))
+    with pytest.raises(ValueError, match=r"min_share must be a number in \[0, 1\]"):
+        own_class_cosines(net, params, mix, min_share=2)

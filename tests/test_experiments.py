@@ -31,3 +31,25 @@ def test_train_cluster_network_fits_and_generalizes_on_an_easy_mixture():
     flipped = {k: -v if k == "v" else v for k, v in trained.params.items()}  # negate the outer layer
     assert np.allclose(experiments.test_error(trained.net, flipped, trained.test), 1 - err)
     assert experiments.score_error(lambda X: -trained.test.y, trained.test) == 1.0
+
+
+def test_robust_gap_is_sqrt_k_over_2_for_numbers_and_arrays():
+    assert experiments.robust_gap(4) == 1.0 and isinstance(experiments.robust_gap(16), float)
+    np.testing.assert_allclose(experiments.robust_gap(np.array([4, 16, 25])), [1.0, 2.0, 2.5])
+    with pytest.raises(ValueError, match="k must be a number of clusters"):
+        experiments.robust_gap(0)
+
+
+def test_sphere_network_fits_random_labels_and_flips_at_sqrt_d_over_n():
+    trained = experiments.train_sphere_network(8, 200, 16, runs=2, steps=400, seed=1)
+    assert trained.train.n == 8 and trained.params["W"].shape == (2, 16, 200)
+    assert trained.result.history.train_acc[-1].tolist() == [1.0, 1.0]
+    assert torch.all(trained.margins(1) > 0)
+    prof = experiments.vardi_flip_profile(trained)
+    ratio = prof.r50 / np.sqrt(200 / 8)
+    print(f"r50 / sqrt(d/n) = {ratio:.3f}")
+    assert 0.7 < ratio < 1.5 and torch.all(torch.isfinite(prof.radius))
+    # Every training point is within 10% of the smallest margin here, so the margin-point direction agrees.
+    q = trained.margins()
+    if bool(torch.all(q <= 1.1 * q.min())):
+        torch.testing.assert_close(experiments.vardi_flip_profile(trained, margin_tol=0.1).radius, prof.radius)

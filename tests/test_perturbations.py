@@ -107,3 +107,50 @@ def test_bad_inputs_give_clear_errors():
         net_score(TwoLayerNet(d=3, m=2), TwoLayerNet(d=3, m=2).init(runs=1), run=1)
     with pytest.raises(ValueError, match="together"):
         vardi_direction(Dataset(X=X, y=y), margins=y)
+
+
+def test_directional_derivative_and_margin_along_a_linear_score():
+    from implicit_bias.perturbations import directional_derivative, margin_along
+
+    gen = torch.Generator().manual_seed(1)
+    w, X = torch.randn(6, generator=gen), torch.randn(30, 6, generator=gen)
+    y = torch.where(torch.rand(30, generator=gen) < 0.5, 1.0, -1.0)
+    U = torch.randn(30, 6, generator=gen)
+    f = linear(w, -0.2)
+    rate = directional_derivative(f, X, y, U)
+    torch.testing.assert_close(rate, y * (U @ w))
+    radii = torch.tensor([0.0, 0.5, 2.0])
+    margins = margin_along(f, X, y, U, radii)
+    assert margins.shape == (3, 30)
+    torch.testing.assert_close(margins, y * f(X) + radii[:, None] * rate[None])
+    with pytest.raises(ValueError, match="U must have the shape of X"):
+        directional_derivative(f, X, y, U[:, :3])
+    with pytest.raises(ValueError, match="radii must be"):
+        margin_along(f, X, y, U, [-1.0])
+
+
+def test_margin_along_uses_the_network_fast_path_consistently():
+    from implicit_bias.perturbations import margin_along
+
+    net = TwoLayerNet(d=5, m=7)
+    params = net.init(runs=1, scale=1.0, seed=0)
+    gen = torch.Generator().manual_seed(2)
+    X, U = torch.randn(9, 5, generator=gen), torch.randn(9, 5, generator=gen)
+    y = torch.ones(9)
+    f = net_score(net, params)
+    radii = torch.tensor([0.0, 0.3, 1.7])
+    expected = torch.stack([f(X + r * U) for r in radii])
+    torch.testing.assert_close(margin_along(f, X, y, U, radii), expected)
+
+
+def test_own_mean_direction_points_away_from_each_points_mean():
+    from implicit_bias.perturbations import own_mean_direction
+
+    mix = cluster_mixture(50, 5, seed=0)
+    data = mix.sample(20, seed=1, balanced=True)
+    U = own_mean_direction(mix, data.cluster)
+    torch.testing.assert_close(U.norm(dim=1), torch.ones(20))
+    cos = (U * mix.means[data.cluster]).sum(1) / mix.means[data.cluster].norm(dim=1)
+    torch.testing.assert_close(cos, -torch.ones(20))
+    with pytest.raises(ValueError, match=r"cluster indices must lie in \[0, 5\)"):
+        own_mean_direction(mix, torch.tensor([0, 5]))

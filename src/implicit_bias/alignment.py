@@ -28,3 +28,20 @@ def contributions(net: TwoLayerNet, params: Params, *, run: int = 0) -> tuple[Te
     one = select_run(params, run)
     size = net.outer(one)[0].abs() * one["W"][0].norm(dim=1)
     return size.sort(descending=True)
+
+
+def own_class_cosines(net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0,
+                      min_share: float = 0.1) -> Tensor:
+    """cos(w_j, mu-bar of the class sign(v_j)) for the neurons that matter, largest contribution first, (m',).
+
+    A neuron with v_j > 0 votes for the positive class, so its "own" class sum is mu-bar-plus (mu-bar-minus for
+    v_j < 0). Neurons whose contribution |v_j| ||w_j|| is below ``min_share`` times the largest are left out:
+    they barely move the output and their direction is whatever initialization left.
+    """
+    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 <= min_share <= 1:
+        raise ValueError(f"min_share must be a number in [0, 1], got {min_share!r}")
+    values, order = contributions(net, params, run=run)
+    keep = order[values >= min_share * values[0]] if values[0] > 0 else order[:0]
+    v = net.outer(select_run(params, run))[0]
+    cos = neuron_cosines(net, params, reference_directions(mixture)[:2], run=run)
+    return torch.where(v[keep] > 0, cos[keep, 0], cos[keep, 1])

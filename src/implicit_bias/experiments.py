@@ -113,3 +113,79 @@ def universal_flip_profile(trained: Trained, run: int = 0, grid: int = 200, reac
     radii = torch.linspace(0, reach * sqrt_d_over_k(mix.d, mix.k), grid + 1, dtype=test.X.dtype,
                            device=test.X.device)[1:]
     return flip_profile(net_score(trained.net, trained.params, run), test.X, test.y, U, radii)
+
+
+def robust_gap(k):
+    """sqrt(k)/2 = (sqrt(d)/2) / sqrt(d/k): the robust scale of Frei et al.'s construction over the universal flip
+    radius of the trained networks (the book's ratio of the two scaling forms; 1 at k = 4). Works elementwise on
+    arrays (a theory curve over k) and returns a float for a number."""
+    arr = np.asarray(k, dtype=float)
+    if not np.all(np.isfinite(arr)) or not np.all(arr >= 1):
+        raise ValueError(f"k must be a number of clusters >= 1 (or an array of them), got {k!r}")
+    gap = np.sqrt(arr) / 2
+    return float(gap) if gap.ndim == 0 else gap
+
+
+@dataclass
+class SphereTrained:
+    """Vardi et al.'s setting: n points on the sphere of radius sqrt(d) with random labels, and the networks
+    (R runs) gradient flow found on them. There is no test set: the labels are arbitrary."""
+
+    train: Dataset
+    net: TwoLayerNet
+    result: FlowResult
+
+    @property
+    def params(self) -> Params:
+        return self.result.params
+
+    def margins(self, run: int = 0) -> torch.Tensor:
+        """Training margins y_i N(x_i) of one run, (n,)."""
+        from .perturbations import net_score
+
+        with torch.no_grad():
+            return self.train.y * net_score(self.net, self.params, run)(self.train.X)
+
+
+def train_sphere_network(
+    n: int,
+    d: int,
+    m: int,
+    *,
+    runs: int = 1,
+    steps: int = 2000,
+    init_scale: float = 1e-3,
+    bias: bool = True,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> SphereTrained:
+    """Vardi et al.'s setting end to end: ``sphere_data(n, d)`` and ``runs`` networks of width m trained together
+    by loss-normalized gradient flow until (and long after) they fit the arbitrary labels."""
+    from .data import sphere_data
+
+    train = sphere_data(n, d, seed=seed, dtype=dtype, device=device)
+    net = TwoLayerNet(d=d, m=m, bias=bias)
+    params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=dtype, device=device)
+    result = gradient_flow(net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20),
+                           progress=progress)
+    return SphereTrained(train=train, net=net, result=result)
+
+
+def vardi_flip_profile(trained: SphereTrained, run: int = 0, margin_tol: float | None = None, grid: int = 200,
+                       reach: float = 4.0):
+    """Flip radii of the training points of one run along Vardi et al.'s z-hat ∝ sum_i y_i x_i, pushed against
+    each label (x -> x - y r z-hat), on ``grid`` radii up to ``reach`` * sqrt(d/n), refined by bisection (a
+    FlipProfile). With ``margin_tol`` the sum runs over the margin points only (q_i <= (1 + tol) min q)."""
+    from .perturbations import against_label, flip_profile, net_score, vardi_direction
+
+    train = trained.train
+    if margin_tol is None:
+        z = vardi_direction(train)
+    else:
+        z = vardi_direction(train, trained.margins(run), margin_tol)
+    radii = torch.linspace(0, reach * math.sqrt(train.d / train.n), grid + 1, dtype=train.X.dtype,
+                           device=train.X.device)[1:]
+    return flip_profile(net_score(trained.net, trained.params, run), train.X, train.y, against_label(z, train.y),
+                        radii)

@@ -235,3 +235,43 @@ def cluster_path_radius(
             r = flip_radius(score, data.X[rows], data.y[rows], U[rows], radii, iters)
             radius[rows] = torch.minimum(radius[rows], r)
     return radius
+
+
+def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Tensor:
+    """Rate of change d/dr y f(x + r U) at r = 0 for every point, (n,): how fast the margin falls along a field.
+
+    A negative rate means the margin shrinks along U; for a unit field, -rate is the margin lost per unit of
+    l2 distance (at a ReLU kink, the rate of the activation pattern at x, sigma'(0) = 0).
+    """
+    check_points(X, y)
+    if U.shape != X.shape:
+        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
+    with torch.enable_grad():
+        Xg = X.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad((y * score(Xg)).sum(), Xg)
+    return (grad * U).sum(1)
+
+
+@torch.no_grad()
+def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float]) -> Tensor:
+    """Margins y f(x + r U) of every point at every radius of a grid, (G, n): the path a line search walks."""
+    check_points(X, y)
+    if U.shape != X.shape:
+        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
+    grid = torch.as_tensor(radii, dtype=torch.float64)
+    if grid.dim() != 1 or grid.numel() == 0 or not torch.all(torch.isfinite(grid)) or not torch.all(grid >= 0):
+        raise ValueError(f"radii must be a non-empty 1-D grid of finite radii >= 0, got {grid.tolist()}")
+    grid = grid.to(X)
+    line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
+    return torch.stack([y * line(r.expand(X.shape[0]), rows) for r in grid])
+
+
+def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
+    """The unit field -mu^(q) / ||mu^(q)|| for a point of cluster q, (n, d): straight away from its own cluster mean
+    (towards the origin), the one-cluster counterpart of the universal direction."""
+    if cluster.dim() != 1 or cluster.numel() == 0:
+        raise ValueError(f"cluster must be a non-empty 1-D tensor of cluster indices, got shape {tuple(cluster.shape)}")
+    if cluster.min() < 0 or cluster.max() >= mixture.k:
+        raise ValueError(f"cluster indices must lie in [0, {mixture.k}), got [{int(cluster.min())}, {int(cluster.max())}]")
+    mean = mixture.means[cluster]
+    return -mean / mean.norm(dim=1, keepdim=True)

@@ -231,3 +231,96 @@ def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> None:
     axes[1].axhline(1, color="0.5", lw=1, ls="--")
     axes[1].set_xlabel("runs R trained together (small problem)")
     axes[1].set_ylabel("baseline time / engine time")
+
+
+def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xlabel: str, ax: Axes | None = None,
+                ylabel: str = "fraction of points flipped", styles: dict[str, dict] | None = None,
+                legend_outside: bool = False) -> Axes:
+    """Empirical distribution functions of per-point radii (one step curve per label; inf, never flipped, stays
+    out of the curve but counts in the denominator), with the theory's radii as labelled vertical lines; the
+    legend goes right of the axes with ``legend_outside``."""
+    ax = _axes(ax)
+    for label, values in series.items():
+        values = np.sort(np.asarray(values, dtype=float))
+        finite = values[np.isfinite(values)]
+        frac = np.arange(1, len(finite) + 1) / len(values)
+        ax.step(np.concatenate([[0.0], finite]), np.concatenate([[0.0], frac]), where="post",
+                **({"lw": 1.5} | (styles or {}).get(label, {})), label=label)
+    for i, (name, x) in enumerate(references.items()):
+        ax.axvline(x, color="k", linestyle=["--", ":", "-.", (0, (5, 1, 1, 1))][i % 4], lw=1, label=name)
+    ax.set_xlim(left=0)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if legend_outside:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    else:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def distance_brackets(exact: np.ndarray, others: dict[str, np.ndarray], xlabel: str, ylabel: str,
+                      ax: Axes | None = None) -> Axes:
+    """Each measurement of a point's distance (certificate, attacks, structured directions) against its exact
+    distance, with the diagonal: above it an upper bound, below it a lower bound."""
+    ax = _axes(ax, (4.6, 4.0))
+    exact = np.asarray(exact, dtype=float)
+    markers = ["v", "o", "s", "^", "D", "x"]
+    for i, (label, values) in enumerate(others.items()):
+        ax.plot(exact, np.asarray(values, dtype=float), markers[i % len(markers)], ms=4, alpha=0.7, mfc="none",
+                label=label)
+    top = np.nanmax([np.nanmax(exact)] + [np.nanmax(np.where(np.isfinite(v), v, np.nan)) for v in others.values()])
+    ax.plot([0, 1.05 * top], [0, 1.05 * top], "k-", lw=0.8, label="exact (diagonal)")
+    ax.set_xlim(0, 1.05 * top)
+    ax.set_ylim(0, 1.05 * top)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def margin_paths(radii: np.ndarray, curves: dict[str, np.ndarray], xlabel: str, ax: Axes | None = None,
+                 ylabel: str = r"margin $y f(x + rU)$ / $y f(x)$", references: dict[str, float] | None = None) -> Axes:
+    """Relative margins along perturbation paths: for each label a (G, n) array of y f(x + r U) over radii,
+    divided by each point's margin at r = 0, drawn as the median with the interquartile band; 0 is the flip.
+    ``references`` adds the theory's radii as labelled vertical lines."""
+    ax = _axes(ax)
+    radii = np.asarray(radii, dtype=float)
+    if radii.ndim != 1 or radii.size == 0 or radii[0] != 0:
+        raise ValueError(f"radii must be a 1-D grid starting at 0 (the margins are divided by their value there), got {radii[:3]}")
+    for label, margins in curves.items():
+        rel = np.asarray(margins, dtype=float) / np.asarray(margins, dtype=float)[:1]
+        lo, mid, hi = np.quantile(rel, [0.25, 0.5, 0.75], axis=1)
+        line, = ax.plot(radii, mid, lw=1.5, label=label)
+        ax.fill_between(radii, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+    ax.axhline(0, color="k", lw=0.8)
+    for i, (name, x) in enumerate((references or {}).items()):
+        ax.axvline(x, color="0.4", linestyle=["--", ":", "-."][i % 3], lw=1, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def measured_vs_theory(x: np.ndarray, measured: dict[str, np.ndarray], theory, theory_label: str, xlabel: str,
+                       ylabel: str, ax: Axes | None = None, log: bool = False) -> Axes:
+    """Measured values (markers, one series per label) against a parameter, with the theory's prediction
+    ``theory(x)`` drawn as a smooth dashed line over the same range; log-log axes with ``log``."""
+    ax = _axes(ax)
+    x = np.asarray(x, dtype=float)
+    for (label, values), marker in zip(measured.items(), ["o", "s", "^", "D", "v"]):
+        ax.plot(x, np.asarray(values, dtype=float), marker + "-", ms=5, lw=1, label=label)
+    grid = np.geomspace(x.min(), x.max(), 100) if log else np.linspace(x.min(), x.max(), 100)
+    ax.plot(grid, theory(grid), "k--", lw=1.2, label=theory_label)
+    if log:
+        from matplotlib.ticker import LogFormatter
+
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        for axis in (ax.xaxis, ax.yaxis):  # plain numbers (6, not 6 x 10^0), minor ticks labelled on short ranges
+            axis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+            axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    return ax
