@@ -312,3 +312,16 @@ def test_committed_notebooks_are_executed():
         code = [c for c in nb.cells if c.cell_type == "code"]
         missing = [i for i, c in enumerate(code) if c.get("execution_count") is None]
         assert not missing, f"{md.stem}.ipynb has unexecuted code cells {missing}: run `make notebooks`"
+
+
+def test_committed_notebooks_have_no_stderr():
+    """stderr in a stored notebook is volatile (warnings carry absolute paths, progress bars carry timings), so
+    nbval fails on another machine or checkout: the CI of the first submission failed on tqdm's IProgress
+    warning, which quoted the .venv path. Chapters must run silent on stderr (ipywidgets is in the stack)."""
+    for md in sorted((ROOT / "chapters").glob("*.md")):
+        if not md.read_text().startswith("---\njupytext:"):
+            continue
+        nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+        noisy = [(i, "".join(out.get("text", ""))[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                 for out in c.get("outputs", []) if out.get("name") == "stderr"]
+        assert not noisy, f"{md.stem}.ipynb has stderr output (cell, text): {noisy}; silence it and `make notebooks`"
