@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv test book bench clean
+.PHONY: help venv test book bench bench-book clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -26,9 +26,13 @@ book: $(STAMP)  ## build the HTML book from scratch into _build/html
 	rm -rf _build
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown)
+bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown); bench-book runs last
 	$(PY) benchmarks/bench_engine.py --device auto
 	$(PY) benchmarks/bench_robustness.py --device auto
+	$(MAKE) bench-book
+
+bench-book: $(STAMP)  ## time a cold `make book` and `make test` (tens of minutes; results in benchmarks/results/book.*)
+	$(PY) benchmarks/bench_book.py
 
 .PHONY: sync mathjax notebooks
 

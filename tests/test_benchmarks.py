@@ -31,3 +31,13 @@ def test_robustness_benchmark_smoke_mode_writes_its_report(tmp_path):
     assert report["throughput"]["points"] == 200 and report["throughput"]["flip_curve_points_per_s"] > 0
     assert [r["free_neurons"] for r in report["exact"]] == [2, 4]
     assert "| DeepFool" in (tmp_path / "robustness-smoke.md").read_text()
+
+
+def test_book_benchmark_smoke_mode_times_commands_and_records_exit_codes(tmp_path):
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_book.py"), "--smoke", "--out", str(tmp_path)],
+                   check=True, capture_output=True, cwd=ROOT)
+    report = json.loads((tmp_path / "book-smoke.json").read_text())
+    assert set(report["commands"]) == {"make help", "make -n test"}
+    assert all(r["returncode"] == 0 and r["seconds"] > 0 for r in report["commands"].values())
+    assert "make help" in (tmp_path / "logs" / "book-smoke-help.log").read_text()  # make help lists itself
+    assert "| `make help` |" in (tmp_path / "book-smoke.md").read_text()
