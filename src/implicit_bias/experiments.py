@@ -17,8 +17,18 @@ from .flow import FlowResult, gradient_flow
 from .network import Params, TwoLayerNet
 
 
+class _FlowOutcome:
+    """What the experiments' results share: the parameters are those the flow ended at."""
+
+    result: FlowResult
+
+    @property
+    def params(self) -> Params:
+        return self.result.params
+
+
 @dataclass
-class Trained:
+class Trained(_FlowOutcome):
     """A mixture, its training and test sets, and the networks gradient flow found on them (R runs)."""
 
     mixture: ClusterMixture
@@ -26,10 +36,6 @@ class Trained:
     test: Dataset
     net: TwoLayerNet
     result: FlowResult
-
-    @property
-    def params(self) -> Params:
-        return self.result.params
 
     def test_error(self) -> np.ndarray:
         """Fraction of test points each run misclassifies, (R,)."""
@@ -127,17 +133,13 @@ def robust_gap(k):
 
 
 @dataclass
-class SphereTrained:
+class SphereTrained(_FlowOutcome):
     """Vardi et al.'s setting: n points on the sphere of radius sqrt(d) with random labels, and the networks
     (R runs) gradient flow found on them. There is no test set: the labels are arbitrary."""
 
     train: Dataset
     net: TwoLayerNet
     result: FlowResult
-
-    @property
-    def params(self) -> Params:
-        return self.result.params
 
     def margins(self, run: int = 0) -> torch.Tensor:
         """Training margins y_i N(x_i) of one run, (n,)."""
