@@ -40,3 +40,12 @@ def test_measured_vs_theory_and_distance_brackets_draw_every_series():
                             "exact", "measured", b)
     assert len(b.get_lines()) == 3 and b.get_xlim()[1] == pytest.approx(2.1)
     plt.close(fig)
+
+
+def test_labelled_series_draws_seed_means_and_reference_lines():
+    fig, ax = plt.subplots()
+    values = np.array([[0.0, 1.0], [0.5, 0.5]])  # (T, R): two x values, two seeds
+    plots.labelled_series(np.array([1.0, 3.0]), {"acc": values}, "p", "accuracy", ax, references={"theory": 0.7})
+    assert ax.get_lines()[0].get_ydata()[0] == 0.7  # the reference line, drawn first
+    np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.5, 0.5])  # means over seeds
+    plt.close(fig)

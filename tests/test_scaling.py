@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from implicit_bias.scaling import fit_power_law
+from implicit_bias.scaling import by_seed, fit_power_law
 
 
 def table(noise: float, seeds: int = 5) -> pd.DataFrame:
@@ -37,3 +37,20 @@ def test_bad_tables_are_refused():
         fit_power_law(table(0.0)[lambda t: t.x == 4.0], "x", "y")
     with pytest.raises(ValueError, match="level must be in \\(0, 1\\), got 1.5"):
         fit_power_law(table(0.0), "x", "y", level=1.5)
+
+
+def test_by_seed_lays_out_one_column_per_seed_in_x_order():
+    t = table(0.0, seeds=3).sample(frac=1.0, random_state=0)  # shuffled rows
+    xs, ys = by_seed(t, "x", "y")
+    assert xs.tolist() == [4.0, 16.0, 64.0, 256.0] and ys.shape == (4, 3)
+    assert np.allclose(ys, 2.0 * xs[:, None] ** 0.5)
+
+
+def test_by_seed_refuses_repeats_and_holes():
+    t = table(0.0, seeds=3)
+    with pytest.raises(ValueError, match=r"repeated \('x', 'seed'\) pairs"):
+        by_seed(pd.concat([t, t.iloc[:1]]), "x", "y")
+    with pytest.raises(ValueError, match="the grid is incomplete"):
+        by_seed(t.iloc[1:], "x", "y")
+    with pytest.raises(ValueError, match="column 'q' is not in the table"):
+        by_seed(t, "q", "y")

@@ -108,7 +108,8 @@ def test_cli_help_and_dry_run(tmp_path):
 
 
 @pytest.mark.parametrize("name, point", [("frei_dk", {"d": 100, "k": 4, "seed": 0}),
-                                         ("vardi_dn", {"d": 250, "n": 10, "seed": 1})])
+                                         ("vardi_dn", {"d": 250, "n": 10, "seed": 1}),
+                                         ("minvidal_p", {"p": 1, "seed": 0})])
 def test_a_committed_sweep_point_reproduces(tmp_path, name, point):
     """Re-run one point of a book sweep: its metrics equal the committed record (float64, seeded)."""
     from implicit_bias.sweep import run_point

@@ -195,10 +195,13 @@ def contribution_profile(contributions: dict[str, np.ndarray], ax: Axes | None =
 
 
 def labelled_series(x: np.ndarray | dict[str, np.ndarray], ys: dict[str, np.ndarray], xlabel: str, ylabel: str,
-                    ax: Axes | None = None, logy: bool = False, marker: str = "o") -> Axes:
+                    ax: Axes | None = None, logy: bool = False, marker: str = "o",
+                    references: dict[str, float] | None = None) -> Axes:
     """One line per label against a shared x (or an x per label); a (T, R) value draws its mean with the
-    range over the R columns as error bars."""
+    range over the R columns as error bars. ``references`` adds the theory's values as labelled horizontal lines."""
     ax = _axes(ax)
+    for i, (name, value) in enumerate((references or {}).items()):
+        ax.axhline(value, color="k", linestyle=["--", ":", "-."][i % 3], lw=1, label=name)
     for label, y in ys.items():
         xs = np.asarray(x[label] if isinstance(x, dict) else x)
         y = np.asarray(y, dtype=float)

@@ -70,3 +70,17 @@ def load_table(name: str, root: str = "..") -> pd.DataFrame:
             f"`python -m implicit_bias sweep sweeps/book/{name}.yaml`"
         )
     return pd.read_csv(path)
+
+
+def by_seed(table: pd.DataFrame, x: str, y: str, *, group: str = "seed") -> tuple[np.ndarray, np.ndarray]:
+    """The sorted values of ``x`` and a (T, R) array of ``y``, one column per seed: what a plot with error
+    bars over seeds needs. Every (x, seed) pair must occur exactly once."""
+    for col in (x, y, group):
+        if col not in table.columns:
+            raise ValueError(f"column {col!r} is not in the table; columns are {list(table.columns)}")
+    if table.duplicated([x, group]).any():
+        raise ValueError(f"the table has repeated ({x!r}, {group!r}) pairs: aggregate or filter it first")
+    wide = table.pivot(index=x, columns=group, values=y).sort_index()
+    if wide.isna().any().any():
+        raise ValueError(f"some ({x!r}, {group!r}) pairs have no {y!r}: the grid is incomplete")
+    return wide.index.to_numpy(), wide.to_numpy(dtype=float)
