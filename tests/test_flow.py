@@ -65,6 +65,20 @@ def test_divergence_names_step_and_keeps_last_finite_state(small):
     assert all(torch.isfinite(t).all() for t in err.value.params.values())
 
 
+def test_divergence_between_finiteness_checks_is_traced_to_its_step(small):
+    """Checks run every few steps; the error still names the step and state that a check at every step finds."""
+    net, data = small
+    p0 = net.init(runs=2, scale=0.1, seed=0)
+    errors = []
+    for record_every in (1, 1000):  # a check at every record, or only every CHECK_EVERY steps
+        with pytest.raises(FlowDivergence) as err:
+            gradient_flow(net, p0, data.X, data.y, schedule="constant", lr=10.0, steps=100, record_every=record_every,
+                          progress=False)
+        errors.append(err.value)
+    assert errors[0].step == errors[1].step > 1
+    assert all(torch.equal(errors[0].params[k], errors[1].params[k]) for k in p0)
+
+
 def test_tolerance_stops_early_and_reports_convergence(small):
     net, data = small
     res = gradient_flow(net, net.init(runs=1, scale=1e-2, seed=0), data.X, data.y, steps=20_000, record_every=50,

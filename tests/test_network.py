@@ -10,6 +10,8 @@ CONFIGS = [
     dict(bias=True, train_outer=False),
     dict(bias=False, train_outer=True, activation="prelu", p=3.0),
     dict(bias=True, train_outer=True, activation="prelu", p=1.5),
+    dict(bias=True, train_outer=True, activation="prelu", p=2.0),
+    dict(bias=True, train_outer=False, activation="prelu", p=3.0),
 ]
 
 
@@ -53,6 +55,19 @@ def test_vjp_matches_autograd_on_unbatched_reference(cfg, shared):
             assert torch.allclose(grads["v"][r], v.grad, atol=1e-10, rtol=0)
         else:
             assert "v" not in grads
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+def test_forward_stays_differentiable_by_autograd(cfg):
+    """The activation works in place, yet autograd through forward (attacks, Adam training) matches the vjp."""
+    net = TwoLayerNet(d=5, m=4, **cfg)
+    params = {k: t.requires_grad_() for k, t in net.init(runs=2, scale=1.0, seed=0).items()}
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(6, 5, generator=gen, dtype=torch.float64)
+    coef = torch.randn(2, 6, generator=gen, dtype=torch.float64)
+    (coef * net.forward(params, X)).sum().backward()
+    grads = net.vjp({k: t.detach() for k, t in params.items()}, X, coef)
+    assert all(torch.allclose(params[k].grad, grads[k], rtol=1e-12, atol=1e-14) for k in params)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS)

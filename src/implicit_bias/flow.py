@@ -19,10 +19,11 @@ from tqdm.auto import tqdm
 
 from . import _validate as check
 from .loss import check_loss, log_sum_and_weights, neg_derivative, smoothed_margin_from
-from .network import Model, Params, flatten, sq_norm
+from .network import Model, Params, sq_norm
 
 SCHEDULES = ("normalized", "constant")
 GROW, SHRINK = 2 ** (1 / 5), 2 ** (1 / 10)  # Lyu & Li's step growth after an accepted step and shrink after a rollback
+CHECK_EVERY = 32  # constant schedule: steps between finiteness checks (and at every record)
 
 
 class FlowDivergence(RuntimeError):
@@ -116,12 +117,6 @@ def _check_problem(model: Model, params: Params, X: Tensor, y: Tensor) -> Tensor
     return y.to(X.dtype)
 
 
-def _cosine(a: Params, b: Params) -> Tensor:
-    """Cosine between two parameter sets, per run."""
-    fa, fb = flatten(a), flatten(b)
-    return (fa * fb).sum(1) / (fa.norm(dim=1) * fb.norm(dim=1)).clamp_min(torch.finfo(fa.dtype).tiny)
-
-
 class _State:
     """Parameters with their margins, log-loss and gradient of log L: what one step needs.
 
@@ -158,6 +153,12 @@ class _State:
         return torch.isfinite(self.log_loss) & torch.isfinite(self.grad_norm)
 
 
+def _kkt_proxy(st: _State) -> Tensor:
+    """1 - cos(theta, -grad log L) per run, from the norms the state has or needs anyway."""
+    dot = sum((p * st.grad_log[k]).flatten(1).sum(1) for k, p in st.params.items())
+    return 1 + dot / (st.norm * st.grad_norm).clamp_min(torch.finfo(dot.dtype).tiny)
+
+
 def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tensor, loss: str, step_size: Tensor) -> None:
     norm = st.norm
     min_q = st.q.min(-1).values
@@ -171,7 +172,7 @@ def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tenso
         smoothed_margin=st.smoothed,
         norm=norm,
         train_acc=(st.q > 0).to(st.q.dtype).mean(-1),
-        kkt_proxy=1 - _cosine(st.params, {k: -g for k, g in st.grad_log.items()}),
+        kkt_proxy=_kkt_proxy(st),
         step_size=step_size,
     )
 
@@ -238,43 +239,23 @@ def gradient_flow(
     st = _State(model, params, X, y, loss)
     if not bool(st.finite().all()):
         raise FlowDivergence(0, lr, params)
-    R = st.q.shape[0]
-    # Gradient flow conserves v_j^2 - ||w_j||^2 - b_j^2; the normalized schedule restores it after each step.
-    invariant = model.conserved(params) if hasattr(model, "conserved") else None
-    eta = torch.full((R,), lr, dtype=X.dtype, device=X.device)
-    log_time = torch.full((R,), -math.inf, dtype=X.dtype, device=X.device)
+    if schedule == "constant":
+        flow = _Constant(model, X, y, loss, lr, st)
+    else:
+        flow = _Normalized(model, X, y, loss, lr, max_rel_step, st)
     rec, done = _Recorder(), _stop_rule(tol_kkt, tol_margin)
-    _record(rec, model, st, 0, log_time, loss, eta)
+    _record(rec, model, st, 0, flow.log_time(0), loss, flow.eta)
     kept = [st.params] if snapshots else []
     converged, step = False, 0
     bar = tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False)
     try:
         for step in range(1, steps + 1):
-            if schedule == "constant":
-                # grad L = L grad log L; L may underflow to 0 and stall the flow, as plain GD does.
-                loss_now = st.log_loss.exp()
-                new = {k: p - _broadcast(eta * loss_now, p) * st.grad_log[k] for k, p in st.params.items()}
-                cand = _State(model, new, X, y, loss)
-                # A NaN or inf anywhere reaches the loss at the latest one step later.
-                if not bool(torch.isfinite(cand.log_loss).all()):
-                    raise FlowDivergence(step, lr, st.params)
-                st, log_time = cand, torch.logaddexp(log_time, eta.log())
-            else:
-                # The step on log L is capped relative to ||theta||: beyond that the discrete path leaves the flow.
-                step_size = torch.minimum(eta, max_rel_step * st.norm / st.grad_norm.clamp_min(torch.finfo(X.dtype).tiny))
-                new = {k: p - _broadcast(step_size, p) * st.grad_log[k] for k, p in st.params.items()}
-                if invariant is not None:
-                    new = model.restore_conserved(new, invariant)
-                cand = _State(model, new, X, y, loss)
-                # Along the flow log L decreases and, once the data is fitted, the smoothed margin never does.
-                fitted = st.q.min(-1).values > 0
-                keeps_margin = ~fitted | (cand.smoothed >= st.smoothed * (1 - 1e-12))
-                accept = (cand.log_loss < st.log_loss) & keeps_margin & cand.finite()
-                log_time = torch.where(accept, torch.logaddexp(log_time, step_size.log() - st.log_loss), log_time)
-                st = _merge(st, cand, accept)
-                eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
-            if step % record_every == 0 or step == steps:
-                _record(rec, model, st, step, log_time, loss, eta)
+            st = flow.step(st)
+            recording = step % record_every == 0 or step == steps
+            if recording or step % CHECK_EVERY == 0:
+                flow.check(step, st)
+            if recording:
+                _record(rec, model, st, step, flow.log_time(step), loss, flow.eta)
                 if snapshots:
                     kept.append(st.params)
                 bar.update(step - bar.n)
@@ -286,6 +267,82 @@ def gradient_flow(
     finally:
         bar.close()
     return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged, snapshots=kept)
+
+
+class _Constant:
+    """Euler steps theta <- theta - lr grad L, each covering gradient-flow time lr.
+
+    Finiteness is checked every few steps rather than at each: a check waits for the device to finish.
+    """
+
+    def __init__(self, model: Model, X: Tensor, y: Tensor, loss: str, lr: float, st: _State):
+        self._state_of = lambda params: _State(model, params, X, y, loss)
+        self.lr, self.eta = lr, torch.full_like(st.log_loss, lr)
+        self._checked, self._pending = (0, st.params), []
+
+    def _advance(self, st: _State) -> _State:
+        # grad L = L grad log L; L may underflow to 0 and stall the flow, as plain GD does.
+        scale = -self.eta * st.log_loss.exp()
+        return self._state_of({k: torch.addcmul(p, _broadcast(scale, p), st.grad_log[k]) for k, p in st.params.items()})
+
+    def step(self, st: _State) -> _State:
+        st = self._advance(st)
+        self._pending.append(st.log_loss)
+        return st
+
+    def check(self, step: int, st: _State) -> None:
+        """Raise FlowDivergence at the first step since the last check whose loss is not finite, with the state
+        before it, found by replaying the steps from the last checked parameters."""
+        # A NaN or inf anywhere reaches the loss at the latest one step later.
+        finite = torch.isfinite(torch.stack(self._pending)).all(-1)
+        if not bool(finite.all()):
+            start, params = self._checked
+            stayed_finite = int(finite.logical_not().nonzero()[0])
+            last = self._state_of(params)
+            for _ in range(stayed_finite):
+                last = self._advance(last)
+            raise FlowDivergence(start + stayed_finite + 1, self.lr, last.params)
+        self._checked, self._pending = (step, st.params), []
+
+    def log_time(self, step: int) -> Tensor:
+        """log(lr * step) for every run, -inf at step 0; never overflows."""
+        return torch.full_like(self.eta, float(step)).log() + math.log(self.lr)
+
+
+class _Normalized:
+    """Steps on log L with per-run accept/rollback and step growth: gradient flow under the time change d tau = L dt."""
+
+    def __init__(self, model: Model, X: Tensor, y: Tensor, loss: str, lr: float, max_rel_step: float, st: _State):
+        self._state_of = lambda params: _State(model, params, X, y, loss)
+        self._model, self._max_rel_step = model, max_rel_step
+        # Gradient flow conserves v_j^2 - ||w_j||^2 - b_j^2; the schedule restores it after each step.
+        self._invariant = model.conserved(st.params) if hasattr(model, "conserved") else None
+        self.eta = torch.full_like(st.log_loss, lr)
+        self._log_time = torch.full_like(st.log_loss, -math.inf)
+
+    def step(self, st: _State) -> _State:
+        # The step on log L is capped relative to ||theta||: beyond that the discrete path leaves the flow.
+        tiny = torch.finfo(st.norm.dtype).tiny
+        step_size = torch.minimum(self.eta, self._max_rel_step * st.norm / st.grad_norm.clamp_min(tiny))
+        new = {k: p - _broadcast(step_size, p) * st.grad_log[k] for k, p in st.params.items()}
+        if self._invariant is not None:
+            new = self._model.restore_conserved(new, self._invariant)
+        cand = self._state_of(new)
+        # Along the flow log L decreases and, once the data is fitted, the smoothed margin never does.
+        fitted = st.q.min(-1).values > 0
+        keeps_margin = ~fitted | (cand.smoothed >= st.smoothed * (1 - 1e-12))
+        accept = (cand.log_loss < st.log_loss) & keeps_margin & cand.finite()
+        self._log_time = torch.where(accept, torch.logaddexp(self._log_time, step_size.log() - st.log_loss),
+                                     self._log_time)
+        self.eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
+        return _merge(st, cand, accept)
+
+    def check(self, step: int, st: _State) -> None:
+        """Nothing to check: a step with a non-finite value is rolled back."""
+
+    def log_time(self, step: int) -> Tensor:
+        """log of the gradient-flow time covered by the accepted steps, per run."""
+        return self._log_time
 
 
 def _merge(old: _State, new: _State, accept: Tensor) -> _State:
@@ -345,7 +402,7 @@ def sgd(
             idx = perm[start : start + batch_size]
             Xb, yb = X[..., idx, :], y[..., idx]
             _, g = model.value_and_vjp(params, Xb, lambda out: -neg_derivative(yb * out, loss) * yb / batch_size)
-            params = {k: p - lr * g[k] for k, p in params.items()}
+            params = {k: torch.add(p, g[k], alpha=-lr) for k, p in params.items()}
             step += 1
         if epoch % record_every == 0 or epoch == epochs:
             record(params, step)

@@ -161,82 +161,79 @@ class TwoLayerNet:
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
         self._check(params, X)
-        Z = self._layout(params, X)
-        return Z.transpose(0, 1) if X.dim() == 2 else Z
+        return self._layout(params, X).transpose(1, 2)
 
     def _layout(self, params: Params, X: Tensor) -> Tensor:
-        """Pre-activations: (n, R, m) for shared X, (R, n, m) otherwise."""
+        """Pre-activations as (R, m, n), a fresh tensor: each neuron's points are contiguous, so the output and
+        the gradients are batched matrix-vector products, and the bias is added inside the matrix product."""
         W = params["W"]
         R = W.shape[0]
+        b = params["b"][..., None] if self.bias else None
         if X.dim() == 2:  # one product over the neurons of all runs
-            Z = (X @ W.reshape(R * self.m, self.d).T).view(X.shape[0], R, self.m)
-            return Z + params["b"][None] if self.bias else Z
-        Z = torch.bmm(X, W.transpose(1, 2))
-        return Z + params["b"][:, None] if self.bias else Z
+            flat = W.reshape(R * self.m, self.d)
+            Z = flat @ X.T if b is None else torch.addmm(b.reshape(R * self.m, 1), flat, X.T)
+            return Z.view(R, self.m, X.shape[0])
+        Xt = X.transpose(1, 2)
+        return torch.bmm(W, Xt) if b is None else torch.baddbmm(b, W, Xt)
+
+    def _times_inputs(self, D: Tensor, X: Tensor) -> Tensor:
+        """sum_i D[r, j, i] x_i for every run and neuron, (R, m, d): the transpose of ``_layout``'s product."""
+        if X.dim() == 2:
+            R = D.shape[0]
+            return (D.view(R * self.m, -1) @ X).view(R, self.m, self.d)
+        return torch.bmm(D, X)
 
     def _neuron_norm(self, params: Params) -> Tensor:
         """||(w_j, b_j)|| of every neuron, (R, m)."""
-        sq = params["W"].pow(2).sum(-1)
-        if self.bias:
-            sq = sq + params["b"].pow(2)
-        return sq.sqrt()
+        norm = torch.linalg.vector_norm(params["W"], dim=-1)
+        return torch.hypot(norm, params["b"]) if self.bias else norm
 
-    def _phi(self, params: Params, Z: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """sigma(z)^p, its derivative p sigma(z)^(p-1) (sigma'(0) = 0), and the per-neuron factor
-        1/||(w, b)||^(p-1) (None for ReLU), kept apart so that it multiplies (R, m) weights, not (n, R, m) tensors."""
-        relu = Z.clamp_min(0)
+    def _features(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+        """sigma(z) and sigma(z)^p, both (R, m, n), the output weights v_j / ||(w_j, b_j)||^(p-1) and the norms
+        ||(w_j, b_j)|| (None for ReLU), both (R, m): the normalization multiplies weights, not (R, m, n) tensors."""
+        relu = torch.relu_(self._layout(params, X))  # in place on a fresh tensor; autograd keeps relu's output
         if self.p == 1:
-            return relu, (Z > 0).to(Z.dtype), None
-        lower = relu.pow(self.p - 1)
-        return lower * relu, self.p * lower, self._neuron_norm(params).pow(1 - self.p)
-
-    @staticmethod
-    def _per_run(t: Tensor, shared: bool) -> Tensor:
-        """An (R, m) tensor shaped to broadcast against pre-activations in their layout."""
-        return t[None] if shared else t[:, None]
+            return relu, relu, self.outer(params), None
+        norm = self._neuron_norm(params)
+        return relu, relu.pow(self.p), self.outer(params) * norm.pow(1 - self.p), norm
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Network outputs of every run, (R, n)."""
         self._check(params, X)
-        shared = X.dim() == 2
-        phi, _, scale = self._phi(params, self._layout(params, X))
-        v = self.outer(params) if scale is None else self.outer(params) * scale
-        out = (phi * self._per_run(v, shared)).sum(-1)
-        return out.T if shared else out
+        _, phi, weight, _ = self._features(params, X)
+        return torch.bmm(weight[:, None, :], phi)[:, 0]
 
     def vjp(self, params: Params, X: Tensor, coef: Tensor) -> Params:
         """sum_i coef[r, i] * grad_theta N(x_i; theta_r) for every run: the gradient of any loss of the outputs."""
         return self.value_and_vjp(params, X, lambda out: coef)[1]
 
     def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
-        """Outputs (R, n) and sum_i coef[r, i] grad N(x_i; theta_r), where coef = coef_fn(outputs): one forward pass."""
+        """Outputs (R, n) and sum_i coef[r, i] grad N(x_i; theta_r), where coef = coef_fn(outputs): one forward pass.
+
+        Not differentiable by autograd: the backward pass reuses the forward's buffers in place.
+        """
         self._check(params, X)
         R, n = params["W"].shape[0], X.shape[-2]
-        shared = X.dim() == 2
-        phi, dphi, scale = self._phi(params, self._layout(params, X))
-        v = self._per_run(self.outer(params) if scale is None else self.outer(params) * scale, shared)
-        out = (phi * v).sum(-1)
-        out = out.T if shared else out
+        relu, phi, weight, norm = self._features(params, X)
+        out = torch.bmm(weight[:, None, :], phi)[:, 0]
         coef = coef_fn(out)
         if coef.shape != (R, n):
             raise ValueError(f"coef must have shape (R, n) = ({R}, {n}), got {tuple(coef.shape)}")
-        c = coef.T[:, :, None] if shared else coef[:, :, None]
-        A = c * v * dphi  # weighted derivative of the output in each pre-activation
-        if shared:
-            gW = (A.reshape(n, R * self.m).T @ X).view(R, self.m, self.d)
-            gb, gv = A.sum(0), (c * phi).sum(0)
-        else:
-            gW = torch.bmm(A.transpose(1, 2), X)
-            gb, gv = A.sum(1), (c * phi).sum(1)
-        if scale is not None:  # gv so far lacks the normalization; then its own derivative
-            gv = gv * scale
-            factor = (1 - self.p) * self.outer(params) * gv / self._neuron_norm(params).pow(2)
-            gW = gW + factor[..., None] * params["W"]
-            if self.bias:
-                gb = gb + factor * params["b"]
-        grads = {"W": gW}
+        # sum_i c_i phi_ij, written as (1, n) x (n, m) products: much faster than (m, n) x (n, 1) ones in BLAS
+        gv = torch.bmm(coef[:, None, :], phi.transpose(1, 2))[:, 0] if self.train_outer or norm is not None else None
+        # dN/dz_ij = p weight_j sigma(z_ij)^(p-1), with sigma'(0) = 0 for ReLU; relu is not needed any more.
+        slope = relu.sign_() if self.p == 1 else relu.pow_(self.p - 1)
+        D = slope.mul_(coef[:, None, :])
+        scale = self.p * weight  # applied to the (R, m, d) product rather than to the (R, m, n) tensor
+        grads = {"W": self._times_inputs(D, X).mul_(scale[..., None])}
         if self.bias:
-            grads["b"] = gb
+            grads["b"] = D.sum(-1).mul_(scale)
+        if norm is not None:  # gv so far lacks the normalization; then the normalization's own derivative
+            gv = gv.mul_(norm.pow(1 - self.p))
+            factor = (1 - self.p) * self.outer(params) * gv / norm.pow(2)
+            grads["W"].addcmul_(factor[..., None], params["W"])
+            if self.bias:
+                grads["b"].addcmul_(factor, params["b"])
         if self.train_outer:
             grads["v"] = gv
         return out, grads
