@@ -163,3 +163,31 @@ def test_kkt_proxy_tolerance_stops_the_flow(small):
                         tol_kkt=0.05, progress=False)
     assert res.converged and res.steps < 50_000
     assert np.all(res.history.kkt_proxy[-1] < 0.05)
+
+
+THREADS_SCRIPT = """
+import torch
+from implicit_bias.data import sphere_data
+from implicit_bias.flow import gradient_flow
+from implicit_bias.network import TwoLayerNet
+
+train = sphere_data(20, 1000, seed=0)
+net = TwoLayerNet(d=1000, m=100)
+out = []
+for threads in (1, 2):
+    torch.set_num_threads(threads)
+    out.append(gradient_flow(net, net.init(seed=0), train.X, train.y, steps=300, record_every=300, progress=False).params)
+print(all(torch.equal(out[0][k], out[1][k]) for k in out[0]))
+"""
+
+
+def test_gradient_flow_is_bitwise_the_same_on_one_and_two_threads():
+    """With MKL's strict mode (the Makefile exports it) and ordered sums, the thread count changes no bit;
+    without them this trajectory ends 1% apart, and nbval would fail on a one-core machine."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MKL_CBWR="AUTO,STRICT")
+    out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True", out.stdout + out.stderr

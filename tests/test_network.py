@@ -142,3 +142,21 @@ def test_linear_model_vjp():
 def test_bad_input_names_parameter_value_and_allowed(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_run_sum_is_the_sum_and_does_not_depend_on_the_thread_count():
+    from implicit_bias.network import SUM_BLOCK, run_sum
+
+    t = torch.randn(2, 7, 5 * SUM_BLOCK // 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = run_sum(t)
+        torch.set_num_threads(2)
+        two = run_sum(t)
+        plain = t.flatten(1).sum(1)  # torch splits this sum across the 2 threads
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+    torch.testing.assert_close(one, plain, rtol=1e-12, atol=0)
+    assert torch.equal(run_sum(t[:, :1, :10]), t[:, 0, :10].sum(-1))  # short rows: one plain sum

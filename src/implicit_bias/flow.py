@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from . import _validate as check
 from .loss import check_loss, log_sum_and_weights, neg_derivative, smoothed_margin_from
-from .network import Model, Params, sq_norm
+from .network import Model, Params, run_sum, sq_norm
 
 SCHEDULES = ("normalized", "constant")
 GROW, SHRINK = 2 ** (1 / 5), 2 ** (1 / 10)  # Lyu & Li's step growth after an accepted step and shrink after a rollback
@@ -155,7 +155,7 @@ class _State:
 
 def _kkt_proxy(st: _State) -> Tensor:
     """1 - cos(theta, -grad log L) per run, from the norms the state has or needs anyway."""
-    dot = sum((p * st.grad_log[k]).flatten(1).sum(1) for k, p in st.params.items())
+    dot = sum(run_sum(p * st.grad_log[k]) for k, p in st.params.items())
     return 1 + dot / (st.norm * st.grad_norm).clamp_min(torch.finfo(dot.dtype).tiny)
 
 

@@ -57,9 +57,28 @@ def flatten(params: Params) -> Tensor:
     return torch.cat([t.reshape(R, -1) for t in params.values()], dim=1)
 
 
+# Block length of run_sum: well below torch's grain size (32768), under which one output is summed by one thread.
+SUM_BLOCK = 4096
+
+
+def run_sum(t: Tensor) -> Tensor:
+    """Sum over all but the run dimension, (R,), in an order that does not depend on the number of threads.
+
+    torch splits one long sum across threads, and the split changes its rounding; gradient flow amplifies such
+    last-bit differences into different trajectories, so runs with 1 and 2 threads would disagree. Summing
+    fixed-length blocks first (one thread each), then the block sums, keeps one order for any thread count.
+    """
+    flat = t.reshape(t.shape[0], -1)
+    size = flat.shape[1]
+    if size > SUM_BLOCK:
+        blocks = -(-size // SUM_BLOCK)
+        flat = torch.nn.functional.pad(flat, (0, blocks * SUM_BLOCK - size)).view(t.shape[0], blocks, SUM_BLOCK).sum(-1)
+    return flat.sum(-1)
+
+
 def sq_norm(params: Params) -> Tensor:
-    """Squared Euclidean norm of each run's parameters, (R,)."""
-    return sum(t.pow(2).flatten(1).sum(1) for t in params.values())
+    """Squared Euclidean norm of each run's parameters, (R,), independent of the thread count (``run_sum``)."""
+    return sum(run_sum(t.pow(2)) for t in params.values())
 
 
 @dataclass(frozen=True)

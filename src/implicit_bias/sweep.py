@@ -194,7 +194,9 @@ def run_point(notebook: str, output: str, point: dict[str, Any], threads: int) -
     metrics_file = out / "runs" / f"{pid}.metrics.json"  # the notebook writes here; the record is final
     metrics_file.unlink(missing_ok=True)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    # Strict MKL mode: a point's numbers do not depend on how many threads its worker has (see the Makefile).
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     record: dict[str, Any] = {"id": pid, "parameters": point, **_provenance(Path(notebook).parent)}
     start = time.perf_counter()
     try:
