@@ -103,3 +103,17 @@ def test_orthonormal_mixture_of_min_and_vidal():
 def test_bad_input_names_parameter_value_and_allowed(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_orthogonal_means_do_not_depend_on_the_thread_count():
+    """A blocked QR on 2 threads rounds differently from 1 thread; the means are computed on one."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = cluster_mixture(800, 50, seed=0).means
+        torch.set_num_threads(2)
+        two = cluster_mixture(800, 50, seed=0).means
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(one, two)
+    assert torch.get_num_threads() == threads  # restored

@@ -102,12 +102,22 @@ def cluster_mixture(
     gen = check.generator(seed)
     G = torch.randn(d, k, generator=gen, dtype=torch.float64)
     if means == "orthogonal":
-        Q, _ = torch.linalg.qr(G)
-        M = Q.T
+        M = _orthonormal_columns(G).T
     else:
         M = G.T / G.norm(dim=0)[:, None]
     lab = _labels(k, labels, gen)
     return ClusterMixture(means=(math.sqrt(d) * M).to(device, dtype), labels=lab.to(device, dtype), sigma=sigma)
+
+
+def _orthonormal_columns(G: Tensor) -> Tensor:
+    """Q of the QR decomposition of G, computed on one thread: LAPACK's blocked QR rounds differently with
+    another thread count, and the means feed every later number (the data is the same on any machine size)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return torch.linalg.qr(G)[0]
+    finally:
+        torch.set_num_threads(threads)
 
 
 def orthonormal_mixture(
