@@ -81,11 +81,20 @@ def train_cluster_network(
     mix = cluster_mixture(d, k, sigma, means=means, seed=seed, dtype=dtype, device=device)
     train = mix.sample(n_per_cluster * k, seed=seed + 1, balanced=True)
     test = mix.sample(check.positive_int("n_test", n_test), seed=seed + 2)
-    net = TwoLayerNet(d=d, m=m, bias=bias)
-    params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=dtype, device=device)
+    net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
+                                  progress=progress)
+    return Trained(mixture=mix, train=train, test=test, net=net, result=result)
+
+
+def _train_networks(train: Dataset, m: int, *, bias: bool, runs: int, steps: int, init_scale: float, seed: int,
+                    progress: bool) -> tuple[TwoLayerNet, FlowResult]:
+    """``runs`` networks of width m from a small initialization, trained together by loss-normalized gradient
+    flow on the training set (in its dtype and on its device), with 20 records along the way."""
+    net = TwoLayerNet(d=train.d, m=m, bias=bias)
+    params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=train.X.dtype, device=train.X.device)
     result = gradient_flow(net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20),
                            progress=progress)
-    return Trained(mixture=mix, train=train, test=test, net=net, result=result)
+    return net, result
 
 
 def sqrt_d_over_k(d: int, k: int) -> float:
@@ -168,10 +177,8 @@ def train_sphere_network(
     from .data import sphere_data
 
     train = sphere_data(n, d, seed=seed, dtype=dtype, device=device)
-    net = TwoLayerNet(d=d, m=m, bias=bias)
-    params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=dtype, device=device)
-    result = gradient_flow(net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20),
-                           progress=progress)
+    net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
+                                  progress=progress)
     return SphereTrained(train=train, net=net, result=result)
 
 

@@ -126,13 +126,23 @@ def cluster_path(mixture: ClusterMixture, cluster: Tensor, target: int) -> Tenso
     return torch.where(other[:, None], step / step.norm(dim=1, keepdim=True).clamp_min(1e-300), 0.0)
 
 
-def _check_radii(radii: Tensor | Sequence[float]) -> Tensor:
-    radii = torch.as_tensor(radii, dtype=torch.float64)
-    if radii.dim() != 1 or radii.numel() == 0 or not torch.all(radii > 0) or not torch.all(torch.isfinite(radii)):
-        raise ValueError(f"radii must be a non-empty 1-D grid of finite radii > 0, got {radii.tolist()}")
-    if not torch.all(radii[1:] > radii[:-1]):
-        raise ValueError(f"radii must be strictly increasing, got {radii.tolist()}")
-    return radii
+def check_radii(radii: Tensor | Sequence[float], name: str = "radii", *, allow_zero: bool = False) -> Tensor:
+    """A non-empty, strictly increasing 1-D grid of finite radii (> 0, or >= 0 with ``allow_zero``), as float64
+    on the CPU; the error names the parameter."""
+    grid = torch.as_tensor(radii, dtype=torch.float64).cpu()
+    low_ok = bool(torch.all(grid >= 0)) if allow_zero else bool(torch.all(grid > 0))
+    if grid.dim() != 1 or grid.numel() == 0 or not bool(torch.all(torch.isfinite(grid))) or not low_ok:
+        raise ValueError(f"{name} must be a non-empty 1-D grid of finite radii {'>= 0' if allow_zero else '> 0'}, "
+                         f"got {grid.tolist()}")
+    if not bool(torch.all(grid[1:] > grid[:-1])):
+        raise ValueError(f"{name} must be strictly increasing, got {grid.tolist()}")
+    return grid
+
+
+def _check_field(X: Tensor, U: Tensor) -> None:
+    """Raise unless the direction field U has one direction per point of X."""
+    if U.shape != X.shape:
+        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
 
 
 @torch.no_grad()
@@ -157,9 +167,8 @@ def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | S
     """Per-point flip radius along the field U (n, d): first grid radius with margin <= 0, refined by bisection;
     0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
     check_points(X, y)
-    if U.shape != X.shape:
-        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
-    grid = _check_radii(radii).to(X)
+    _check_field(X, U)
+    grid = check_radii(radii).to(X)
     n = X.shape[0]
     found = y * score(X) <= 0
     radius = torch.full((n,), math.inf, dtype=X.dtype, device=X.device).masked_fill(found, 0.0)
@@ -212,7 +221,7 @@ def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
     """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
     if radius.dim() != 1 or radius.numel() == 0:
         raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
-    grid = _check_radii(radii).to(radius)
+    grid = check_radii(radii).to(radius)
     return FlipProfile(radius=radius, radii=grid, fraction=(radius[None] <= grid[:, None]).to(radius).mean(1))
 
 
@@ -244,8 +253,7 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
     l2 distance (at a ReLU kink, the rate of the activation pattern at x, sigma'(0) = 0).
     """
     check_points(X, y)
-    if U.shape != X.shape:
-        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
+    _check_field(X, U)
     with torch.enable_grad():
         Xg = X.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad((y * score(Xg)).sum(), Xg)
@@ -256,12 +264,8 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
 def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float]) -> Tensor:
     """Margins y f(x + r U) of every point at every radius of a grid, (G, n): the path a line search walks."""
     check_points(X, y)
-    if U.shape != X.shape:
-        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
-    grid = torch.as_tensor(radii, dtype=torch.float64)
-    if grid.dim() != 1 or grid.numel() == 0 or not torch.all(torch.isfinite(grid)) or not torch.all(grid >= 0):
-        raise ValueError(f"radii must be a non-empty 1-D grid of finite radii >= 0, got {grid.tolist()}")
-    grid = grid.to(X)
+    _check_field(X, U)
+    grid = check_radii(radii, allow_zero=True).to(X)
     line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
     return torch.stack([y * line(r.expand(X.shape[0]), rows) for r in grid])
 

@@ -34,7 +34,7 @@ from .constructions import SupDistance, min_vidal_F, min_vidal_Fp, sup_distance
 from .data import ClusterMixture, Dataset, orthonormal_mixture
 from .flow import History, sgd
 from .network import Params, TwoLayerNet
-from .perturbations import (Score, against_label, cluster_path_radius, flip_radius, min_vidal_direction,
+from .perturbations import (Score, against_label, check_radii, cluster_path_radius, flip_radius, min_vidal_direction,
                             net_score, select_run)
 
 SQRT2_HALF = math.sqrt(2) / 2
@@ -59,18 +59,6 @@ def _check_orthonormal(mixture: ClusterMixture) -> None:
     if not torch.allclose(gram, torch.eye(mixture.k, dtype=M.dtype, device=M.device), atol=1e-9):
         raise ValueError("mixture must have orthonormal centres (orthonormal_mixture), got centres with Gram "
                          f"matrix off the identity by {float((gram - torch.eye(mixture.k).to(M)).abs().max()):.3g}")
-
-
-def _grid(name: str, values: Sequence[float] | Tensor | np.ndarray, *, allow_zero: bool = True) -> Tensor:
-    """A 1-D increasing grid of finite radii (>= 0, or > 0), as float64."""
-    grid = torch.as_tensor(np.asarray(values, dtype=np.float64))
-    low_ok = bool(torch.all(grid >= 0)) if allow_zero else bool(torch.all(grid > 0))
-    if grid.dim() != 1 or grid.numel() == 0 or not bool(torch.all(torch.isfinite(grid))) or not low_ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a non-empty 1-D grid of finite radii {bound}, got {grid.tolist()}")
-    if not bool(torch.all(grid[1:] > grid[:-1])):
-        raise ValueError(f"{name} must be strictly increasing, got {grid.tolist()}")
-    return grid
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -142,7 +130,7 @@ def idealized_radius(mixture: ClusterMixture, data: Dataset, p: float,
 def robust_accuracy(radius: Tensor | np.ndarray, eps: Sequence[float] | Tensor | np.ndarray) -> np.ndarray:
     """Fraction of points whose flip radius exceeds each eps, (G,): robust accuracy from per-point radii
     (radius 0 = misclassified, never robust; inf = never flipped)."""
-    grid = _grid("eps", eps).numpy()
+    grid = check_radii(eps, "eps", allow_zero=True).numpy()
     r = np.asarray(radius.cpu() if isinstance(radius, Tensor) else radius, dtype=np.float64)
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"radius must be a non-empty 1-D array, got shape {r.shape}")
@@ -164,7 +152,7 @@ def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tens
     looking at the last iterate only). Returns flipped, (G, n) bool. All radii run as one batch of G n
     points, in chunks of at most ``chunk`` points.
     """
-    grid = _grid("eps", eps).to(X)
+    grid = check_radii(eps, "eps", allow_zero=True).to(X)
     step = check.positive_real("step", step)
     iterations = check.positive_int("iterations", iterations)
     chunk = check.positive_int("chunk", chunk)
@@ -227,7 +215,7 @@ def robust_curves(score: Score, data: Dataset, mixture: ClusterMixture, eps: Seq
     """Robust-accuracy curves of one network on labelled mixture data under four attacks:
     their PGD (``exp_loss_pgd``), the cluster-directed paths, the universal direction, and (``generic``) the
     book's DeepFool + minimum-norm PGD. Line searches run on ``line_radii`` (default: 0.01 to 2 by 0.01)."""
-    grid = _grid("eps", eps)
+    grid = check_radii(eps, "eps", allow_zero=True)
     radii = line_radii if line_radii is not None else np.linspace(0.01, 2.0, 200)
     X, y = data.X, data.y
     out: dict[str, Tensor] = {}
@@ -628,7 +616,7 @@ def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, 
     from art.attacks.evasion import AutoProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
-    grid = _grid("eps", eps)
+    grid = check_radii(eps, "eps", allow_zero=True)
     check.choice("norm", norm, NORMS)
     max_iter, restarts = check.positive_int("max_iter", max_iter), check.positive_int("restarts", restarts)
     temperature = check.positive_real("temperature", temperature)
@@ -666,7 +654,7 @@ def even_odd_curves(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | n
                     max_iter: int = 50, bounds: tuple[float, float] | None = None, seed: int = 0) -> RobustCurves:
     """Robust-accuracy curves of a real-data network under APGD-CE (``apgd``) and the book's DeepFool +
     minimum-norm PGD (no box), in the l-infinity or l2 norm."""
-    grid = _grid("eps", eps)
+    grid = check_radii(eps, "eps", allow_zero=True)
     flipped = {APGD_NAME: apgd(score, X, y, grid, norm=norm, max_iter=max_iter, bounds=bounds, seed=seed).cpu().numpy()}
     r = min_norm(score, X, y, norm=norm, seed=seed)["best"].radius
     flipped[MIN_NORM_NAME] = (r[None] <= grid.to(r)[:, None]).cpu().numpy()
