@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-# MKL's strict reproducibility mode: a matrix product gives the same bits whatever the number of threads (the
-# library's own long sums are ordered by network.run_sum), so chapters, nbval and sweeps agree on 1 or 2 threads.
+# MKL's strict reproducibility mode: on this machine a matrix product gives the same bits however MKL splits it.
+# Bits stay a property of one machine and setting; elsewhere the stored outputs hold to the tolerances of
+# tests/nbregression.py, which `make test` applies.
 export MKL_CBWR ?= AUTO,STRICT
 
 .PHONY: help venv test book bench bench-book clean

@@ -165,7 +165,8 @@ def test_kkt_proxy_tolerance_stops_the_flow(small):
     assert np.all(res.history.kkt_proxy[-1] < 0.05)
 
 
-THREADS_SCRIPT = """
+SETTINGS_SCRIPT = """
+import json, sys
 import torch
 from implicit_bias.data import sphere_data
 from implicit_bias.flow import gradient_flow
@@ -173,21 +174,38 @@ from implicit_bias.network import TwoLayerNet
 
 train = sphere_data(20, 1000, seed=0)
 net = TwoLayerNet(d=1000, m=100)
-out = []
-for threads in (1, 2):
+out = {}
+for threads in map(int, sys.argv[1:]):
     torch.set_num_threads(threads)
-    out.append(gradient_flow(net, net.init(seed=0), train.X, train.y, steps=300, record_every=300, progress=False).params)
-print(all(torch.equal(out[0][k], out[1][k]) for k in out[0]))
+    out[threads] = gradient_flow(net, net.init(seed=0), train.X, train.y, steps=300, record_every=300,
+                                 progress=False)
+again = gradient_flow(net, net.init(seed=0), train.X, train.y, steps=300, record_every=300, progress=False)
+first = out[threads]
+print(json.dumps({"same_bits": all(torch.equal(again.params[k], first.params[k]) for k in first.params),
+                  "margins": {t: float(r.history.normalized_margin[-1].min()) for t, r in out.items()}}))
 """
 
 
-def test_gradient_flow_is_bitwise_the_same_on_one_and_two_threads():
-    """With MKL's strict mode (the Makefile exports it) and ordered sums, the thread count changes no bit;
-    without them this trajectory ends 1% apart, and nbval would fail on a one-core machine."""
+def run_settings(threads: tuple[int, ...], **env: str) -> dict:
+    """Train the same network in a fresh process under `env` on each thread count, and the last one again."""
+    import json
     import os
     import subprocess
     import sys
 
-    env = dict(os.environ, MKL_CBWR="AUTO,STRICT")
-    out = subprocess.run([sys.executable, "-c", THREADS_SCRIPT], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "True", out.stdout + out.stderr
+    out = subprocess.run([sys.executable, "-c", SETTINGS_SCRIPT, *map(str, threads)], env=dict(os.environ, **env),
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_same_setting_same_bits_and_other_settings_agree_within_the_tolerance():
+    """Bits are a property of one machine and one setting: two runs under one setting give the same bits.
+    Across thread counts and MKL code paths (on an AVX-512 machine, 1 and 2 threads ended 0.035 apart after
+    these 300 steps) the trained margin agrees within the chapters' regression tolerance, not bit for bit."""
+    from tests.nbregression import DEFAULT
+
+    strict = run_settings((1, 2), MKL_CBWR="AUTO,STRICT")
+    portable = run_settings((1,), MKL_CBWR="COMPATIBLE")
+    assert strict["same_bits"] and portable["same_bits"], (strict, portable)
+    margins = [*strict["margins"].values(), *portable["margins"].values()]
+    assert max(margins) - min(margins) <= DEFAULT.rel * abs(margins[0]), margins

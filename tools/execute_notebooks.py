@@ -23,14 +23,14 @@ def paired_chapters() -> list[Path]:
     return sorted(p for p in (ROOT / "chapters").glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
-def execute(md: Path, timeout: int) -> float:
-    """Pair, then execute the .ipynb of one chapter in place; returns the wall time."""
+def execute(md: Path, timeout: int, out: Path | None = None) -> float:
+    """Pair, then execute the .ipynb of one chapter in place (or into the folder `out`); returns the wall time."""
     subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(md)], check=True)
     ipynb = md.with_suffix(".ipynb")
     nb = nbformat.read(ipynb, as_version=4)
     start = time.perf_counter()
     NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}).execute()
-    nbformat.write(nb, ipynb)
+    nbformat.write(nb, ipynb if out is None else out / ipynb.name)
     return time.perf_counter() - start
 
 
@@ -38,7 +38,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="*", help="chapter names (default: every paired chapter)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--out", type=Path, help="write the executed notebooks into this folder instead "
+                        "(e.g. under other settings, for tools/output_spread.py); the committed ones stay")
     args = parser.parse_args(argv)
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
     chosen = paired_chapters()
     if args.chapters:
         unknown = set(args.chapters) - {p.stem for p in chosen}
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown chapter(s) {sorted(unknown)}; choose from {[p.stem for p in chosen]}")
         chosen = [p for p in chosen if p.stem in args.chapters]
     for md in chosen:
-        print(f"{md.stem}: executed in {execute(md, args.timeout):.0f} s", flush=True)
+        print(f"{md.stem}: executed in {execute(md, args.timeout, args.out):.0f} s", flush=True)
 
 
 if __name__ == "__main__":

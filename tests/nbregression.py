@@ -1,0 +1,246 @@
+"""nbval plugin: chapter outputs are compared to a tolerance where they are numbers, exactly everywhere else.
+
+Bit-identical output is a property of one machine and one setting: another CPU, another thread count or
+another MKL code path moves the last bits, and gradient flow through ReLU kinks amplifies them into the
+printed digits. So `make test` compares each number of a stored output with its fresh value to a stated
+tolerance, and compares the text around the numbers (words, verdicts such as "holds", table shapes,
+line counts) exactly. A figure must still be there (its pixels are not compared), and any new output field
+(stderr, an error) still fails. The tolerances live in TOLERANCES below, and nowhere else.
+
+The plugin also
+- runs two representative chapters under settings that imitate another machine (FOREIGN_SETTINGS), so that
+  every `make test` proves the stored outputs hold away from the setting that wrote them;
+- keeps each chapter's freshly executed notebook (`executed_notebooks`), so that the book build of
+  tests/test_book.py reuses it instead of executing every chapter a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbval import plugin as nbval
+
+# A number: not glued to a preceding letter, digit, underscore or dot, so names such as r50, x2, F^(3)'s
+# digits inside identifiers, or "sqrt(d/k)" stay text. A leading sign is part of the number.
+NUMBER = re.compile(r"(?<![A-Za-z_\d.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_\d])")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|fresh - stored| <= max(rel * |stored|, abs) + one unit of the last printed digit (rounding)."""
+
+    rel: float
+    abs: float = 0.0
+    why: str = ""
+
+
+# How they were chosen. Every chapter was executed at its defaults under three settings on one machine
+# (the stored setting: MKL_CBWR=AUTO,STRICT on 2 threads; MKL_CBWR=COMPATIBLE on 1 thread; and
+# ATEN_CPU_CAPABILITY=default), and on an AMD EPYC with AVX-512 (issue 11). `python tools/output_spread.py`
+# reports the largest relative difference of every printed number between two executions. The largest seen
+# (after the one-digit rounding allowance) was about 1% on radii and margins measured after training through
+# ReLU kinks; a claim's verdict needs a change of 5% or more at the defaults (e.g. a ratio of 1.0 checked
+# against [0.9, 1.1]). DEFAULT sits between the two: five times the largest measured spread, half the
+# smallest margin of a claim. The rules below widen it only for quantities that are themselves residuals of
+# a criterion; the first rule whose pattern matches the line of the stored output applies.
+DEFAULT = Tolerance(rel=0.02, abs=1e-9, why="5x the measured spread of radii and margins across settings")
+TOLERANCES: list[tuple[re.Pattern, Tolerance]] = [
+    # Relative gaps checked against 20% (robust_networks): 0.0066 vs 0.0072 across machines is a 9% move
+    # of the gap but 0.3% of its criterion; the floor is 1% of the criterion.
+    (re.compile(r"gap"), Tolerance(rel=0.02, abs=2e-3, why="residual of a 20% criterion: floor 1% of it")),
+    # KKT residuals, stationarity and balancedness gaps: round-off-sized values checked against 1e-2 or
+    # larger; their size is set by the optimiser's stopping rule, not by the machine.
+    (re.compile(r"residual|stationarity|balanced|KKT", re.IGNORECASE),
+     Tolerance(rel=0.25, abs=1e-4, why="residuals checked against >= 1e-2: floor 1% of the criterion")),
+    # Attack-to-exact and attack-to-certificate ratios are bounded below by 1; their excess over 1 is an
+    # optimisation residual (restarts land on other local optima when the last bits move).
+    (re.compile(r"attack|exact", re.IGNORECASE),
+     Tolerance(rel=0.03, abs=1e-9, why="attack optima move between local minima across settings")),
+]
+
+
+def tolerance_for(line: str) -> Tolerance:
+    """The tolerance of the numbers on one line of a stored output: the first matching rule, else DEFAULT."""
+    return next((tol for pattern, tol in TOLERANCES if pattern.search(line)), DEFAULT)
+
+
+def is_count(token: str) -> bool:
+    """A token printed as an integer (no decimal point, no exponent)."""
+    return token.lstrip("+-").isdigit()
+
+
+def last_digit_unit(token: str) -> float:
+    """One unit of the last printed digit of a token (1 for an integer)."""
+    mantissa, _, exponent = token.lower().partition("e")
+    decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return 10.0 ** (int(exponent or 0) - decimals)
+
+
+def numbers_agree(stored: str, fresh: str, tol: Tolerance) -> bool:
+    """Whether two printed numbers agree within `tol`, allowing for one unit of rounding in either.
+
+    Two integers (counts, sizes, seeds) must be equal; a value printed as "1" on one side and "0.998" on the
+    other is a rounded float (book.fmt prints 3 significant digits) and is compared as one.
+    """
+    if is_count(stored) and is_count(fresh):
+        return int(stored) == int(fresh)
+    a, b = float(stored), float(fresh)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return stored == fresh
+    rounding = max(last_digit_unit(t) for t in (stored, fresh) if not is_count(t))
+    allowed = max(tol.rel * abs(a), tol.abs) + rounding
+    return abs(a - b) <= allowed * (1 + 1e-12)
+
+
+def compare_text(stored: str, fresh: str) -> list[str]:
+    """Differences between two outputs: text outside numbers must be equal, numbers within tolerance."""
+    s_lines, f_lines = stored.splitlines(), fresh.splitlines()
+    if len(s_lines) != len(f_lines):
+        return [f"{len(f_lines)} lines where the stored output has {len(s_lines)}"]
+    problems = []
+    for s_line, f_line in zip(s_lines, f_lines):
+        if NUMBER.sub("#", s_line) != NUMBER.sub("#", f_line):
+            problems.append(f"text differs:\n  stored: {s_line!r}\n  fresh:  {f_line!r}")
+            continue
+        tol = tolerance_for(s_line)
+        for s_num, f_num in zip(NUMBER.findall(s_line), NUMBER.findall(f_line)):
+            if not numbers_agree(s_num, f_num, tol):
+                problems.append(
+                    f"{f_num} vs stored {s_num} is outside rel {tol.rel:g} / abs {tol.abs:g} "
+                    f"({tol.why or 'default'}):\n  stored: {s_line!r}\n  fresh:  {f_line!r}"
+                )
+    return problems
+
+
+def as_text(value) -> str:
+    """A MIME value as text: strings as they are, lists joined (nbformat splits lines), JSON sorted."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "".join(value)
+    return json.dumps(value, sort_keys=True, indent=1)
+
+
+def flatten(outputs, sanitize) -> dict[str, list[str]]:
+    """Outputs keyed as nbval keys them (stream name or MIME type); images only counted, never compared."""
+    keyed: dict[str, list[str]] = defaultdict(list)
+    for out in nbval.transform_streams_for_comparison(outputs):
+        for key, value in out.items():
+            if key in ("metadata", "traceback", "output_type", "execution_count", "name", "prompt_number"):
+                continue
+            items = value.items() if key == "data" else [(key, value)]
+            for mime, data in items:
+                if mime == "application/vnd.jupyter.widget-view+json":
+                    continue
+                is_image = mime.startswith("image/") or mime.endswith(("/image/png", "/image/svg+xml"))
+                keyed[mime].append("<image>" if is_image else sanitize(as_text(data)))
+    return keyed
+
+
+def compare_outputs(fresh_outputs, stored_outputs, sanitize=lambda s: s) -> list[str]:
+    """Every difference between a cell's fresh and stored outputs that the regression does not tolerate."""
+    fresh, stored = flatten(fresh_outputs, sanitize), flatten(stored_outputs, sanitize)
+    if set(fresh) != set(stored):
+        return [
+            f"output fields differ: missing {sorted(set(stored) - set(fresh))}, "
+            f"unexpected {sorted(set(fresh) - set(stored))}"
+        ]
+    problems = []
+    for key in stored:
+        if len(fresh[key]) != len(stored[key]):
+            problems.append(f"{len(fresh[key])} outputs of {key} where {len(stored[key])} are stored")
+            continue
+        for s_val, f_val in zip(stored[key], fresh[key]):
+            problems += [f"[{key}] {p}" for p in compare_text(s_val, f_val)]
+    return problems
+
+
+def _tolerant_compare(self, test, ref, skip_compare=None) -> bool:
+    """Replaces nbval's exact comparison (IPyNbCell.compare_outputs) by `compare_outputs`."""
+    self.comparison_traceback = compare_outputs(test, ref, self.sanitize)
+    return not self.comparison_traceback
+
+
+# Chapters that `make test` runs under another machine's code paths (TOOLCHAIN.md: both change the last
+# bits of a 300-step run on one machine). nonrobustness: the Frei chapter, long ReLU flows, attacks and
+# the exact solver, whose printed digits moved on an AVX-512 machine; MKL's portable code path on one thread
+# changes every matrix product. nearly_orthogonal: the Vardi chapter, whose digits also moved there;
+# ATEN's scalar kernels change every elementwise sum and reduction. Both run in about a minute.
+FOREIGN_SETTINGS: dict[str, dict[str, str]] = {
+    "nonrobustness": {"MKL_CBWR": "COMPATIBLE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+    "nearly_orthogonal": {"ATEN_CPU_CAPABILITY": "default"},
+}
+
+
+@contextmanager
+def environment(overrides: dict[str, str]):
+    """os.environ with `overrides` applied inside the block (the kernel inherits it when it starts)."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_nbval_setup = nbval.IPyNbFile.setup
+
+
+def _setup_with_settings(self) -> None:
+    """Start the chapter's kernel under its FOREIGN_SETTINGS, if it has any."""
+    with environment(FOREIGN_SETTINGS.get(Path(str(self.fspath)).stem, {})):
+        _nbval_setup(self)
+
+
+# The chapters executed by this session, with their fresh outputs: path of the .ipynb -> notebook.
+EXECUTED = pytest.StashKey[dict]()
+
+
+def executed_notebooks(config: pytest.Config) -> dict[Path, nbformat.NotebookNode]:
+    """Notebooks whose every code cell ran in this session without error, with their fresh outputs."""
+    return config.stash.get(EXECUTED, {})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[EXECUTED] = {}
+    nbval.IPyNbCell.compare_outputs = _tolerant_compare
+    nbval.IPyNbFile.setup = _setup_with_settings
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Chapters first, so that the book build (tests/test_book.py) can reuse their executions."""
+    items.sort(key=lambda item: not isinstance(item, nbval.IPyNbCell))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if isinstance(item, nbval.IPyNbCell) and call.when == "call":
+        _keep_fresh_outputs(item, ran=report.passed or getattr(item, "comparison_traceback", None))
+    return report
+
+
+def _keep_fresh_outputs(item, ran) -> None:
+    """Collect a cell's fresh outputs; store the notebook once its last cell has run without an error."""
+    runs = item.parent.__dict__.setdefault("_fresh", {})
+    if ran and item.test_outputs is not None:
+        runs[item.cell_num] = item.test_outputs
+    code = [cell for cell in item.parent.nb.cells if cell.cell_type == "code"]
+    if item.cell_num == len(code) - 1 and len(runs) == len(code):
+        nb = nbformat.from_dict(json.loads(json.dumps(item.parent.nb)))
+        for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+            cell.outputs, cell.execution_count = runs[number], number + 1
+        executed_notebooks(item.config)[Path(str(item.parent.fspath)).resolve()] = nb
