@@ -112,13 +112,13 @@ def test_cli_help_and_dry_run(tmp_path):
                                          ("minvidal_p", {"p": 1, "seed": 0})])
 def test_a_committed_sweep_point_reproduces(tmp_path, name, point):
     """Re-run one point of a book sweep: its metrics equal the committed record (float64, seeded)."""
-    from implicit_bias.sweep import run_point
+    from implicit_bias.sweep import point_task, run_point
 
     root = Path(__file__).parents[1]
     spec = load_spec(root / "sweeps" / "book" / f"{name}.yaml")
     full = next(p for p in spec.points() if all(p[k] == v for k, v in point.items()))
     committed = json.loads((spec.output / "records" / f"{point_id(full)}.json").read_text())
-    fresh = run_point(str(spec.notebook), str(tmp_path), full, threads=2)
+    fresh = run_point(point_task(spec), full, threads=2).record
     assert fresh["status"] == "ok", fresh["error"]
     assert fresh["metrics"].keys() == committed["metrics"].keys()
     for key, value in committed["metrics"].items():
