@@ -5,7 +5,16 @@ import argparse
 import itertools
 import sys
 
-from .sweep import MAX_POINTS, OutputError, SpecError, aggregate, done_ids, load_spec, point_id, run_sweep
+from .sweep import (
+    MAX_POINTS,
+    OutputError,
+    SpecError,
+    aggregate,
+    done_ids,
+    load_spec,
+    point_id,
+    run_sweep,
+)
 
 SHOWN = 20  # pending points that --dry-run lists
 

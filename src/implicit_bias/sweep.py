@@ -195,7 +195,7 @@ def _read_notebook(path: Path):
 
     try:
         return jupytext.read(path)
-    except Exception as err:  # noqa: BLE001 - jupytext raises many kinds; all mean "not a notebook"
+    except Exception as err:  # jupytext raises many kinds; all mean "not a notebook"
         raise SpecError(f"notebook {path} cannot be read: {err}") from err
 
 
@@ -225,12 +225,14 @@ def load_spec(path: str | Path) -> Spec:
         line = lines.get(key) if key else None
         return SpecError(f"{path}:{line}: {message}" if line else f"{path}: {message}")
 
+    if raw is None:
+        raise fail(f"the spec is empty: it needs a mapping with keys {sorted(SPEC_KEYS)}")
     if not isinstance(raw, dict):
         raise fail(f"a spec must be a mapping with keys {sorted(SPEC_KEYS)}, got {type(raw).__name__}")
     unknown = set(raw) - SPEC_KEYS
     if unknown:
         raise fail(f"unknown spec key(s) {sorted(map(str, unknown))}; allowed: {sorted(SPEC_KEYS)}",
-                   str(sorted(map(str, unknown))[0]))
+                   min(map(str, unknown)))
     for key in ("notebook", "grid"):
         if key not in raw:
             raise fail(f"spec needs the key {key!r}")
@@ -325,7 +327,6 @@ class PointTask:
 
 def point_task(spec: Spec) -> PointTask:
     """Read the spec's notebook and files on the client into what travels with every point."""
-    import jupytext
     import nbformat
 
     files = _expand(spec.files)
@@ -339,7 +340,7 @@ def _git_commit(folder: Path) -> str | None:
     """The commit checked out at ``folder``, or None outside a git checkout."""
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or None
+                              timeout=10, check=False).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         return None
 
