@@ -1,4 +1,7 @@
-"""Sweeps: spec validation, parallel runs, failures recorded, resumption after an interruption, Dask."""
+"""Sweeps: spec validation, parallel runs, failures recorded, resumption after an interruption.
+
+Dask clusters and killed workers: test_sweep_cluster.py; bad specs and the command line: test_sweep_cli.py.
+"""
 import json
 import os
 import signal
@@ -56,16 +59,6 @@ def test_interrupted_sweep_loses_nothing_and_restarts_where_it_stopped(tmp_path)
     assert all((records / name).read_text() == text for name, text in kept.items())  # untouched
     table = pd.read_csv(tmp_path / "out" / "table.csv")
     assert sorted(table["product"]) == [2.0, 4.0, 6.0, 8.0] and set(table["status"]) == {"ok"}
-
-
-def test_sweep_runs_on_a_dask_cluster(tmp_path):
-    from distributed import LocalCluster
-
-    spec = load_spec(write_spec(tmp_path, grid={"a": [5, 6]}))
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
-        summary = run_sweep(spec, scheduler=cluster.scheduler_address, progress=False)
-    assert len(summary.ran) == 2
-    assert sorted(pd.read_csv(summary.table)["product"]) == [10.0, 12.0]
 
 
 @pytest.mark.parametrize(
