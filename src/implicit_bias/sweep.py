@@ -495,7 +495,9 @@ def run_sweep(spec: Spec, *, workers: int | None = None, scheduler: str | None =
         executor, client = _executor(workers, scheduler)
         futures: dict[Any, dict[str, Any]] = {}
         try:
-            futures = {executor.submit(run_point, task, p, threads): p for p in todo}
+            # On a cluster the notebook and its files go to every worker once, not once per point.
+            payload = client.scatter(task, broadcast=True, hash=False) if client is not None and todo else task
+            futures = {executor.submit(run_point, payload, p, threads): p for p in todo}
             for fut in tqdm(as_completed(futures), total=len(futures), disable=not progress, desc="sweep points"):
                 try:
                     result = fut.result()
@@ -521,7 +523,7 @@ def _executor(workers: int, scheduler: str | None) -> tuple[Executor, Any]:
     from distributed import Client
 
     client = Client(scheduler)
-    return client.get_executor(), client
+    return client.get_executor(pure=False), client  # pure=False: no hashing of the payload for every point
 
 
 def _table_row(record: dict[str, Any]) -> dict[str, Any]:
