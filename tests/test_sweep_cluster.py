@@ -52,7 +52,7 @@ def client_folder(tmp_path: Path, **parameters) -> Path:
     (folder / "data" / "factor.txt").write_text("2.5")
     fixed = ", ".join(f"{k}: {v!r}" for k, v in parameters.items())
     spec = folder / "spec.yaml"
-    spec.write_text(f"notebook: point.md\noutput: out\nfiles: [data]\nparameters: {{{fixed}}}\ngrid: {{a: [1, 2, 3]}}\n")
+    spec.write_text(f"notebook: point.md\noutput: out\nfiles: [data]\nparameters: {{{fixed}}}\ngrid: {{a: [1, 2]}}\n")
     return spec
 
 
@@ -120,9 +120,9 @@ def test_cluster_workers_never_touch_the_client_folder_and_the_table_is_complete
     spec = load_spec(spec_path)
     summary = run_sweep(spec, scheduler=local.scheduler_address, progress=False)
     assert client.run(_touched) == {w: [] for w in client.scheduler_info()["workers"]}
-    assert len(summary.ran) == 3 and summary.failed == []
+    assert len(summary.ran) == 2 and summary.failed == []
     table = pd.read_csv(summary.table).sort_values("a")
-    assert table.status.tolist() == ["ok"] * 3 and table["product"].tolist() == [2.5, 5.0, 7.5]
+    assert table.status.tolist() == ["ok"] * 2 and table["product"].tolist() == [2.5, 5.0]
     for point in spec.points():  # the executed notebooks came back; the worker never saw the client's paths
         executed = (spec.output / "runs" / f"{point_id(point)}.ipynb").read_text()
         assert "record_metrics" in executed and str(tmp_path / "client") not in executed
@@ -143,7 +143,7 @@ def test_a_cluster_worker_killed_mid_point_loses_nothing(tmp_path, cluster):
     second = run_sweep(spec, scheduler=local.scheduler_address, progress=False)
     assert sorted(first.ran + second.ran) == sorted(point_id(p) for p in spec.points())
     table = comparable(second.table)
-    assert table.status.tolist() == ["ok"] * 3 and sorted(table["product"]) == [2.5, 5.0, 7.5]
+    assert table.status.tolist() == ["ok"] * 2 and sorted(table["product"]) == [2.5, 5.0]
 
 
 def test_a_pool_worker_killed_mid_point_is_recorded_and_a_resume_equals_an_uninterrupted_run(tmp_path):
