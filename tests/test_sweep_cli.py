@@ -95,6 +95,21 @@ def test_bad_spec_is_one_line_naming_file_and_line_exit_2(tmp_path, capsys, text
         load_spec(spec)
 
 
+@pytest.mark.parametrize("name, text, words", [
+    ("nb.md", "# no code at all\n", "notebook {nb} has no cell tagged 'parameters'"),
+    ("nb.md", "```{code-cell} ipython3\n:tags: [parameters]\n\na = 1\n```\n",
+     "the parameters cell of nb.md must define metrics_path = None"),
+    ("nb.ipynb", "{not json", "notebook {nb} cannot be read"),
+])
+def test_a_notebook_the_sweep_cannot_use_is_one_line_naming_the_spec_and_the_notebook(tmp_path, capsys, name, text,
+                                                                                       words):
+    (tmp_path / name).write_text(text)
+    status, spec = cli(tmp_path, f"notebook: {name}\ngrid: {{a: [1]}}\n")
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: {spec}:1: ") and words.format(nb=tmp_path / name) in err, err
+
+
 @pytest.mark.parametrize("argv, words", [
     (["sweep", "{tmp}/nope.yaml"], "spec file '{tmp}/nope.yaml' does not exist"),
     (["sweep", "{tmp}"], "spec file '{tmp}' is not a file"),

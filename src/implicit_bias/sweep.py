@@ -263,7 +263,10 @@ def load_spec(path: str | Path) -> Spec:
     if size > MAX_POINTS:
         shape = " x ".join(f"{len(v)} {k}" for k, v in grid.items())
         raise fail(f"the grid has {size} points ({shape}), more than the {MAX_POINTS} a sweep runs: split it", "grid")
-    defaults = notebook_defaults(notebook)
+    try:
+        defaults = notebook_defaults(notebook)
+    except SpecError as err:
+        raise fail(str(err), "notebook") from err
     if METRICS_PARAMETER not in defaults:
         raise fail(f"the parameters cell of {notebook.name} must define {METRICS_PARAMETER} = None", "notebook")
     allowed = sorted(k for k in defaults if k != METRICS_PARAMETER)
