@@ -4,8 +4,9 @@ import re
 import shutil
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -176,10 +177,11 @@ def test_one_point_run_twice_at_once_keeps_each_runs_own_metrics(tmp_path):
     """Two runs of one point overlap in time: each returns the metrics its own run wrote (no shared file)."""
     spec = load_spec(write(tmp_path, NB + "grid: {a: [3]}\nparameters: {pause: 1.0}\n"))
     task, point = point_task(spec), next(spec.points())
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: run_point(task, point, threads=1), range(2)))
+    with ProcessPoolExecutor(2) as pool:
+        results = list(pool.map(partial(run_point, task, point), [1, 1]))
     assert all(r.record["wall_time_s"] > 1.0 for r in results)
-    assert [(r.record["status"], r.record["metrics"]) for r in results] == [("ok", {"product": 6.0, "values": [3, 2.0]})] * 2
+    assert [(r.record["status"], r.record["error"], r.record["metrics"]) for r in results] == \
+        [("ok", None, {"product": 6.0, "values": [3, 2.0]})] * 2
 
 
 def write(tmp_path: Path, text: str) -> Path:

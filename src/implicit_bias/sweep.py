@@ -34,7 +34,7 @@ import subprocess
 import tempfile
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cache
@@ -96,7 +96,7 @@ class _SpecLoader(yaml.SafeLoader):
         seen: set[Any] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
+            if isinstance(key, Hashable) and key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
@@ -247,6 +247,21 @@ def load_spec(path: str | Path) -> Spec:
         raise fail(f"grid must be a non-empty mapping of parameter names to lists, got {grid!r}", "grid")
     if not isinstance(fixed, dict):
         raise fail(f"parameters must be a mapping of names to values, got {fixed!r}", "parameters")
+    _check_grid(grid, fixed, fail)
+    try:
+        defaults = notebook_defaults(notebook)
+    except SpecError as err:
+        raise fail(str(err), "notebook") from err
+    if METRICS_PARAMETER not in defaults:
+        raise fail(f"the parameters cell of {notebook.name} must define {METRICS_PARAMETER} = None", "notebook")
+    _check_values(grid, fixed, defaults, fail)
+    files = _spec_files(raw.get("files"), path, fail)
+    output = (path.parent / raw.get("output", path.stem)).resolve()
+    return Spec(notebook=notebook, output=output, parameters=fixed, grid=grid, defaults=defaults, files=files)
+
+
+def _check_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callable[..., SpecError]) -> None:
+    """Every grid value a non-empty list of distinct values, no name both fixed and swept, a grid of bounded size."""
     for name, values in grid.items():
         if not isinstance(values, list) or not values:
             raise fail(f"grid value of {name!r} must be a non-empty list, got {values!r}", "grid", str(name))
@@ -263,12 +278,11 @@ def load_spec(path: str | Path) -> Spec:
     if size > MAX_POINTS:
         shape = " x ".join(f"{len(v)} {k}" for k, v in grid.items())
         raise fail(f"the grid has {size} points ({shape}), more than the {MAX_POINTS} a sweep runs: split it", "grid")
-    try:
-        defaults = notebook_defaults(notebook)
-    except SpecError as err:
-        raise fail(str(err), "notebook") from err
-    if METRICS_PARAMETER not in defaults:
-        raise fail(f"the parameters cell of {notebook.name} must define {METRICS_PARAMETER} = None", "notebook")
+
+
+def _check_values(grid: dict[str, list[Any]], fixed: dict[str, Any], defaults: dict[str, Any],
+                  fail: Callable[..., SpecError]) -> None:
+    """Every name one of the notebook's parameters, every value of its default's type."""
     allowed = sorted(k for k in defaults if k != METRICS_PARAMETER)
     for section, names in (("grid", list(grid)), ("parameters", list(fixed))):
         for name in names:
@@ -282,12 +296,9 @@ def load_spec(path: str | Path) -> Spec:
     for name, value in fixed.items():
         if (why := _check_type(name, value, defaults[name])) is not None:
             raise fail(why, "parameters", name)
-    files = _spec_files(raw.get("files"), path, fail)
-    output = (path.parent / raw.get("output", path.stem)).resolve()
-    return Spec(notebook=notebook, output=output, parameters=fixed, grid=grid, defaults=defaults, files=files)
 
 
-def _spec_files(entries: Any, path: Path, fail: Any) -> tuple[Path, ...]:
+def _spec_files(entries: Any, path: Path, fail: Callable[..., SpecError]) -> tuple[Path, ...]:
     """The spec's ``files``: existing files or folders, relative to the spec, small enough to send with each point."""
     if entries is None:
         return ()
@@ -403,6 +414,7 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
             papermill.execute_notebook(
                 str(io / "in.ipynb"), str(io / "out.ipynb"), parameters={**point, METRICS_PARAMETER: str(metrics_file)},
                 cwd=str(tree / task.cwd), kernel_name="python3", progress_bar=False, log_output=False,
+                start_timeout=300,  # a loaded or cold worker (CUDA torch imports) can take over a minute
             )
             if not metrics_file.exists():
                 raise RuntimeError(f"{task.name} ran to its end but never called "
