@@ -28,6 +28,7 @@ Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, diffe
 
 def select_run(params: Params, run: int) -> Params:
     """The parameters of one run, kept batched with R = 1."""
+    check.params("params", params, finite=False)
     R = params["W"].shape[0]
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:
         raise ValueError(f"run must be an integer in [0, {R}), got {run!r}")
@@ -68,6 +69,8 @@ def _line(score: Score, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tens
 
 def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
     """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
+    check.tensor("X", X, nonempty=False)  # a finite float tensor (numpy arrays are refused); shape checked below
+    check.labels("y", y)
     if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
         want = "(n, d)" if d is None else f"(n, {d})"
         raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
@@ -110,6 +113,8 @@ def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
 
 def against_label(direction: Tensor, y: Tensor) -> Tensor:
     """The field -y_i * direction, (n, d): a universal direction pushed against each point's label."""
+    check.tensor("direction", direction, dims=1)
+    check.labels("y", y)
     return -y[:, None] * direction[None]
 
 
@@ -168,6 +173,8 @@ def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | S
     0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)  # a NaN direction would read as 'never flipped'
+    check.score_output("score", score, X)
     grid = check_radii(radii).to(X)
     n = X.shape[0]
     found = y * score(X) <= 0
@@ -219,6 +226,10 @@ class FlipProfile:
 
 def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
     """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
+    check.tensor("radius", radius, finite=False, nonempty=False)
+    if bool((torch.isnan(radius) | (radius < 0)).any()):
+        raise ValueError(f"radius must hold radii >= 0 (inf for no flip), without NaN; got {check.describe(radius)} "
+                         f"with {int(torch.isnan(radius).sum())} NaN and {int((radius < 0).sum())} negative")
     if radius.dim() != 1 or radius.numel() == 0:
         raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
     grid = check_radii(radii).to(radius)
@@ -254,6 +265,7 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
     """
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)
     with torch.enable_grad():
         Xg = X.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad((y * score(Xg)).sum(), Xg)
@@ -265,6 +277,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
     """Margins y f(x + r U) of every point at every radius of a grid, (G, n): the path a line search walks."""
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)
+    check.score_output("score", score, X)
     grid = check_radii(radii, allow_zero=True).to(X)
     line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
     return torch.stack([y * line(r.expand(X.shape[0]), rows) for r in grid])
