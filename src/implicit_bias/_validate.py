@@ -269,6 +269,13 @@ def fits_memory(what: str, numel: int, dtype: torch.dtype = torch.float64,
                          f"than the {have / 2**30:.3g} GiB of memory on {device}; use smaller sizes")
 
 
+def instance(name: str, value: object, kind: type) -> object:
+    """Return ``value`` if it is an instance of ``kind``, else raise a TypeError naming both."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__}; got {_type_name(value)}")
+    return value
+
+
 def run_index(name: str, value: object, runs: int) -> int:
     """Return ``value`` if it is an int in [0, runs), else raise."""
     if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value < runs:
