@@ -8,7 +8,17 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_bias import alignment, attacks, constructions, data, exact, experiments, kkt, loss, perturbations
+from implicit_bias import (
+    alignment,
+    attacks,
+    constructions,
+    data,
+    exact,
+    experiments,
+    kkt,
+    loss,
+    perturbations,
+)
 from implicit_bias.flow import gradient_flow, sgd
 from implicit_bias.network import LinearModel, TwoLayerNet
 

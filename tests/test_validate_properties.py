@@ -13,7 +13,7 @@ from implicit_bias.data import cluster_mixture, sphere_data
 from implicit_bias.loss import dual_weights, log_mean_loss
 from implicit_bias.network import TwoLayerNet
 
-FEW = settings(max_examples=30, deadline=None)
+FEW = settings(max_examples=30, deadline=None, database=None)  # no .hypothesis folder in the repository
 shapes = st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple)
 dtypes = st.sampled_from([torch.float64, torch.float32])
 

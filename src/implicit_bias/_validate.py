@@ -189,7 +189,14 @@ def params(name: str, value: object, *, finite: bool = True) -> torch.Tensor:
 
 
 def model_inputs(params_: object, X: object) -> None:
-    """Metadata-only check of a model call (no pass over the data): parameter dict and X of one float dtype and device."""
+    """Metadata-only check of a model call (no pass over the data): parameter dict and X of one float dtype and device.
+    Called on every forward pass, so the common case costs a few attribute reads; messages are built only on failure."""
+    first = next(iter(params_.values()), None) if isinstance(params_, dict) else None
+    if isinstance(X, torch.Tensor) and X.dtype.is_floating_point and isinstance(first, torch.Tensor) and first.dim():
+        dtype, device, runs = X.dtype, X.device, first.shape[0]
+        if all(isinstance(t, torch.Tensor) and t.dtype == dtype and t.device == device and t.dim() and
+               t.shape[0] == runs for t in params_.values()):
+            return
     first = params("params", params_, finite=False)
     tensor("X", X, like=first, finite=False, nonempty=False)
 
