@@ -145,6 +145,8 @@ CASES = [
     ("pgd eps_max inf", lambda: attacks.pgd(SCORE, X, Y, math.inf), ValueError, ["eps_max must be > 0 and finite", "inf"]),
     ("pgd eps_max NaN entry", lambda: attacks.pgd(SCORE, X, Y, with_nan(torch.ones(6, dtype=torch.float64))), ValueError, ["eps_max must be > 0 and finite", "1 entries"]),
     ("pgd eps_max shape", lambda: attacks.pgd(SCORE, X, Y, torch.ones(5, dtype=torch.float64)), ValueError, ["eps_max must be a number or a float tensor of shape (6,)"]),
+    ("pgd fake start", lambda: attacks.pgd(SCORE, X, Y, 1.0, start=attacks.AttackResult(torch.full((6,), 0.01), torch.zeros_like(X))), ValueError, ["start.delta must flip every point it claims to", "of 6 are not flipped"]),
+    ("class_sum label", lambda: MIX.class_sum(0), ValueError, ["label must be -1 or +1, got 0"]),
     ("min_norm float32", lambda: attacks.min_norm(SCORE, X.float(), Y), TypeError, ["X must have the dtype of the parameters"]),
     # --- perturbations ---
     ("flip_radius NaN field", lambda: perturbations.flip_radius(SCORE, X, Y, with_nan(U), [1.0, 2.0]), ValueError, ["U must be a finite", "1 NaN"]),

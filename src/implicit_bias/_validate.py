@@ -303,3 +303,25 @@ def initial_outputs(model: object, params_: dict, X: torch.Tensor, y: torch.Tens
     if log_loss > math.log(torch.finfo(q.dtype).max):
         warnings.warn(f"the initial loss overflows {q.dtype} (log L >= {log_loss:.4g}): the recorded loss is inf and "
                       "constant-step training diverges; use a smaller init scale", RuntimeWarning, stacklevel=3)
+
+
+FLIP_SLACK = 1e-6  # rounding of a forward pass is ~1e-16 of its terms; a fake flip misses by ~|y f(x)|
+
+
+@torch.no_grad()
+def flips(name: str, score: object, X: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
+          where: torch.Tensor | None = None) -> None:
+    """Raise unless every point x_i (where ``where`` holds) is flipped at x_i + delta_i: a perturbation handed in
+    as a confirmed flip must be one, or every result derived from it would be wrong. A bisected flip lies within
+    rounding of the boundary, so y f(x + delta) may exceed 0 by FLIP_SLACK * |y f(x)|, never by more."""
+    tensor(name, delta, like=X)
+    if tuple(delta.shape) != tuple(X.shape):
+        raise ValueError(f"{name} must have the shape of X {tuple(X.shape)}; got {describe(delta)}")
+    rows = torch.arange(X.shape[0], device=X.device) if where is None else where.nonzero()[:, 0]
+    if rows.numel() == 0:
+        return
+    Xr, yr = X[rows], y[rows]
+    bad = ~(yr * score(Xr + delta[rows]) <= FLIP_SLACK * (yr * score(Xr)).abs())
+    if bool(bad.any()):
+        raise ValueError(f"{name} must flip every point it claims to (y f(x + delta) <= 0); {int(bad.sum())} of "
+                         f"{rows.numel()} are not flipped, e.g. point {int(rows[bad][0])}")

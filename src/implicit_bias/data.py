@@ -55,6 +55,8 @@ class ClusterMixture:
 
     def class_sum(self, label: int) -> Tensor:
         """Sum of the cluster means of one class (Min & Vidal's mu-bar-plus or mu-bar-minus)."""
+        if isinstance(label, bool) or label not in (1, -1):
+            raise ValueError(f"label must be -1 or +1, got {label!r}")
         return self.means[self.labels == label].sum(0)
 
     def sample(self, n: int, seed: int | torch.Generator, balanced: bool = False) -> Dataset:

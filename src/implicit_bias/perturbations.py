@@ -89,12 +89,14 @@ def _unit(u: Tensor, name: str) -> Tensor:
 
 def frei_direction(mixture: ClusterMixture) -> Tensor:
     """Frei et al.'s universal direction u-hat, the unit vector along sum_l y^(l) mu^(l), (d,)."""
+    check.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.labels @ mixture.means, "sum_l y_l mu_l")
 
 
 def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | None = None) -> Tensor:
     """Vardi et al.'s z-hat along sum_i y_i x_i, (d,): over all training points, or over the margin points
     (q_i <= (1 + tol) min q) when the training margins q and a tolerance are given."""
+    check.instance("train", train, Dataset)
     weights = train.y
     if (margins is None) != (tol is None):
         raise ValueError("margins and tol must be given together (margin points only) or both left out (all points)")
@@ -108,6 +110,7 @@ def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | 
 
 def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
     """Min & Vidal's universal direction (mu-bar-plus - mu-bar-minus) / norm, (d,); points move along -y times it."""
+    check.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.class_sum(1) - mixture.class_sum(-1), "mu-bar-plus - mu-bar-minus")
 
 
@@ -245,6 +248,8 @@ def cluster_path_radius(
     score: Score, data: Dataset, mixture: ClusterMixture, radii: Tensor | Sequence[float], iters: int = 40
 ) -> Tensor:
     """Per-point flip radius along the best cluster-directed path (minimum over other-class centres), (n,)."""
+    check.instance("data", data, Dataset)
+    check.instance("mixture", mixture, ClusterMixture)
     if data.cluster is None:
         raise ValueError("data.cluster must hold each point's cluster for cluster-directed paths, got None")
     radius = torch.full((data.n,), math.inf, dtype=data.X.dtype, device=data.X.device)
