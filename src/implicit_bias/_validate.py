@@ -1,4 +1,12 @@
-"""Argument checks shared by every public entry point: each error names the parameter, its value and what is allowed."""
+"""Argument checks shared by every public entry point: each error names the parameter, its value and what is allowed.
+
+Policy for array arguments: the tensor API (data, networks, flow, losses, KKT, attacks, line searches, exact
+distances) takes torch tensors only; a numpy array or list is refused with a TypeError that says how to convert
+it, so a float32 or integer array is never silently reinterpreted. Radii grids and the statistics helpers of
+``experiments`` (``wilson_interval``, ``fit_exponential_decay``) take numbers, sequences or numpy arrays.
+Values are checked once at entry (at most one ``isfinite`` pass per input), never inside a training loop; the
+per-call model check reads metadata only.
+"""
 from __future__ import annotations
 
 import math
@@ -84,12 +92,6 @@ def seed(name: str, value: object, offset: int = 0) -> int | torch.Generator:
                          f"{f' - {offset}' if offset else ''}) or a torch.Generator, got {value!r}")
     return int(value)
 
-
-# ---------------------------------------------------------------------------------------------------------------
-# Tensor arguments. Policy: the tensor API takes torch tensors only; a numpy array (or list) is refused with a
-# TypeError that says how to convert it, so a float32/int array is never silently reinterpreted. Radii grids and
-# the statistics helpers of ``experiments`` (numbers, not data) accept sequences and arrays.
-# ---------------------------------------------------------------------------------------------------------------
 
 SEED_MAX = 2**63 - 1  # torch seeds are 64-bit; run r and the experiments' data draws add small offsets to it
 # Largest init scale: initial outputs grow as scale^L (L = 2) times sqrt(m d); above 1e3 the initial margins of

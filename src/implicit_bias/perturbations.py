@@ -101,6 +101,7 @@ def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | 
     if (margins is None) != (tol is None):
         raise ValueError("margins and tol must be given together (margin points only) or both left out (all points)")
     if margins is not None:
+        check.tensor("margins", margins, like=train.X)
         tol = check.nonneg_real("tol", tol)
         if margins.shape != train.y.shape:
             raise ValueError(f"margins must have shape {tuple(train.y.shape)}, got {tuple(margins.shape)}")
@@ -127,6 +128,8 @@ def cluster_path(mixture: ClusterMixture, cluster: Tensor, target: int) -> Tenso
     With Min & Vidal's orthonormal centres the norm is sqrt(2): the path x + eps (mu_j - mu_k(x)) / sqrt(2). A
     zero row never flips, so the minimum over targets of the flip radius runs over other-class centres only.
     """
+    check.instance("mixture", mixture, ClusterMixture)
+    check.is_tensor("cluster", cluster)
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < mixture.k:
         raise ValueError(f"target must be a cluster index in [0, {mixture.k}), got {target!r}")
     step = mixture.means[target][None] - mixture.means[cluster]
@@ -292,6 +295,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
 def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
     """The unit field -mu^(q) / ||mu^(q)|| for a point of cluster q, (n, d): straight away from its own cluster mean
     (towards the origin), the one-cluster counterpart of the universal direction."""
+    check.instance("mixture", mixture, ClusterMixture)
+    check.is_tensor("cluster", cluster)
     if cluster.dim() != 1 or cluster.numel() == 0:
         raise ValueError(f"cluster must be a non-empty 1-D tensor of cluster indices, got shape {tuple(cluster.shape)}")
     if cluster.min() < 0 or cluster.max() >= mixture.k:
