@@ -100,6 +100,7 @@ def deepfool(
     check.choice("norm", norm, NORMS)
     steps, iters = check.positive_int("steps", steps), check.positive_int("iters", iters)
     overshoot = check.nonneg_real("overshoot", overshoot)
+    check.score_output("score", score, X)  # a NaN score would read as 'never flipped'
     z = torch.zeros_like(X)
     with torch.no_grad():
         found = y * score(X) <= 0
@@ -144,6 +145,10 @@ def pgd(
     """
     check_points(X, y)
     check.choice("norm", norm, NORMS)
+    check.positive_radii("eps_max", eps_max, X.shape[0])  # inf would report 'cannot flip' without a search
+    check.score_output("score", score, X)
+    if start is not None:  # its radii come back where PGD finds nothing nearer: they must be real flips
+        check.flips("start.delta", score, X, y, start.delta, torch.isfinite(start.radius))
     steps, restarts, iters = (check.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters)))
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
         raise ValueError(f"search must be a non-negative integer, got {search!r}")

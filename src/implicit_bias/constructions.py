@@ -38,6 +38,8 @@ def frei_network(mixture: ClusterMixture) -> tuple[TwoLayerNet, Params]:
     r(x) is at least the paper-form (1/sqrt(d)) min{a_q, min_{l != q} (-a_l)}: same-label clusters may switch on
     without harm. Near a centre r ~ sqrt(d)/2 - O(sigma sqrt(log k)).
     """
+    check.instance("mixture", mixture, ClusterMixture)
+    check.tensor("mixture.means", mixture.means)
     d = mixture.d
     return _net(mixture.means, torch.full((mixture.k,), -d / 2).to(mixture.means), mixture.labels)
 
@@ -50,12 +52,17 @@ def vardi_network(train: Dataset) -> tuple[TwoLayerNet, Params]:
     At a training point a_q = 1 and a_i = -1 + (2/d) <x_i, x_q> = -1 + O(sqrt(log n / d)) (near orthogonality),
     so r(x_q) ~ sqrt(d)/2 (1 - O(sqrt(log n / d))); off the training points all a_i < 0 and r = 0.
     """
+    check.instance("train", train, Dataset)
+    check.tensor("train.X", train.X)
+    check.labels("train.y", train.y)
     d = train.d
     return _net((2 / d) * train.X, -torch.ones(train.n).to(train.X), train.y)
 
 
 def min_vidal_F(mixture: ClusterMixture) -> tuple[TwoLayerNet, Params]:
     """Min & Vidal's F(x) = sigma(<x, mu-bar-plus>) - sigma(<x, mu-bar-minus>): width 2, no bias (non-robust)."""
+    check.instance("mixture", mixture, ClusterMixture)
+    check.tensor("mixture.means", mixture.means)
     W = torch.stack([mixture.class_sum(1), mixture.class_sum(-1)])
     return _net(W, None, torch.tensor([1.0, -1.0]).to(W))
 
@@ -67,12 +74,16 @@ def min_vidal_Fp(mixture: ClusterMixture, p: float) -> tuple[TwoLayerNet, Params
     """
     if isinstance(p, bool) or not isinstance(p, (int, float)) or not 1 <= p < math.inf:
         raise ValueError(f"p must be a number >= 1, got {p!r}")
+    check.instance("mixture", mixture, ClusterMixture)
+    check.tensor("mixture.means", mixture.means)
     W = mixture.means
     return _net(W, None, mixture.labels * W.norm(dim=1).pow(p - 1), p=float(p))
 
 
 def nearest_mean(mixture: ClusterMixture) -> Score:
     """The nearest-mean classifier (optimal reference) as a score: (min_{y_l=-1} ||x-mu_l||^2 - min_{y_l=+1} ||x-mu_l||^2) / 2."""
+    check.instance("mixture", mixture, ClusterMixture)
+    check.tensor("mixture.means", mixture.means)
     pos, neg = mixture.means[mixture.labels > 0], mixture.means[mixture.labels < 0]
     return lambda X: (torch.cdist(X, neg).pow(2).amin(1) - torch.cdist(X, pos).pow(2).amin(1)) / 2
 
@@ -99,6 +110,10 @@ def sup_distance(f: Score, F: Score, d: int, *, samples: int = 10_000, seed: int
     normalization: ``relative`` divides by sup |F| on the same points, so trained networks of any scale compare.
     """
     d, samples = check.positive_int("d", d), check.positive_int("samples", samples)
+    for name, score in (("f", f), ("F", F)):
+        if not callable(score):
+            raise TypeError(f"{name} must be a callable score (n, d) -> (n,); got {type(score).__name__}")
+    check.fits_memory(f"sup_distance with samples={samples} in d={d}", 3 * samples * d)
     G = torch.randn(samples, d, generator=check.generator(seed), dtype=torch.float64)
     U = G / G.norm(dim=1, keepdim=True)
     fu, Fu = f(U), F(U)

@@ -22,6 +22,12 @@ class Dataset:
     y: Tensor
     cluster: Tensor | None = None
 
+    def __post_init__(self) -> None:
+        check.tensor("X", self.X, dims=2, finite=False)  # metadata only: values are checked where they are used
+        check.is_tensor("y", self.y)
+        if tuple(self.y.shape) != (self.X.shape[0],):
+            raise ValueError(f"y must have shape ({self.X.shape[0]},) (one label per point); got {check.describe(self.y)}")
+
     @property
     def n(self) -> int:
         return self.X.shape[0]
@@ -49,12 +55,15 @@ class ClusterMixture:
 
     def class_sum(self, label: int) -> Tensor:
         """Sum of the cluster means of one class (Min & Vidal's mu-bar-plus or mu-bar-minus)."""
+        if isinstance(label, bool) or label not in (1, -1):
+            raise ValueError(f"label must be -1 or +1, got {label!r}")
         return self.means[self.labels == label].sum(0)
 
     def sample(self, n: int, seed: int | torch.Generator, balanced: bool = False) -> Dataset:
         """Draw n labelled points; ``balanced`` assigns clusters round-robin so every cluster appears (needs n >= k)."""
         n = check.positive_int("n", n)
         gen = check.generator(seed)
+        check.fits_memory(f"sample(n={n}) in d={self.d}", 2 * n * self.d, torch.float64, self.means.device)
         if balanced:
             if n < self.k:
                 raise ValueError(f"n must be >= k={self.k} when balanced=True, got {n}")
@@ -100,6 +109,7 @@ def cluster_mixture(
     if means == "orthogonal" and k > d:
         raise ValueError(f"k must be <= d={d} for orthogonal means, got {k}")
     gen = check.generator(seed)
+    check.fits_memory(f"cluster_mixture(d={d}, k={k})", 3 * d * k, torch.float64, device)
     G = torch.randn(d, k, generator=gen, dtype=torch.float64)
     if means == "orthogonal":
         M = _orthonormal_columns(G).T
@@ -137,6 +147,7 @@ def orthonormal_mixture(
         raise ValueError(f"K must be <= D={D}, got {K}")
     if K1 >= K:
         raise ValueError(f"K1 must be < K={K} so that both labels are present, got {K1}")
+    check.fits_memory(f"orthonormal_mixture(D={D}, K={K})", K * D, dtype, device)
     means = torch.eye(K, D, dtype=dtype, device=device)
     lab = torch.where(torch.arange(K, device=device) < K1, 1.0, -1.0).to(dtype)
     return ClusterMixture(means=means, labels=lab, sigma=alpha / math.sqrt(D))
@@ -154,6 +165,7 @@ def sphere_data(
     n, d = check.positive_int("n", n), check.positive_int("d", d)
     dtype, device = check.float_dtype(dtype), check.resolve_device(device)
     gen = check.generator(seed)
+    check.fits_memory(f"sphere_data(n={n}, d={d})", 3 * n * d, torch.float64, device)
     G = torch.randn(n, d, generator=gen, dtype=torch.float64)
     X = math.sqrt(d) * G / G.norm(dim=1, keepdim=True)
     y = torch.randint(2, (n,), generator=gen).to(torch.float64) * 2 - 1
@@ -172,6 +184,8 @@ class MeanGeometry:
 
 def mean_geometry(mix: ClusterMixture) -> MeanGeometry:
     """How close a mixture's means are to the orthogonal, norm-sqrt(d) ideal of Frei et al."""
+    if not isinstance(mix, ClusterMixture):
+        raise TypeError(f"mix must be a ClusterMixture; got {type(mix).__name__}")
     M = mix.means
     norms = M.norm(dim=1)
     cos = (M @ M.T) / (norms[:, None] * norms[None, :])
@@ -186,6 +200,11 @@ def mean_geometry(mix: ClusterMixture) -> MeanGeometry:
 
 
 def cosine_gram(X: Tensor) -> Tensor:
-    """Cosines between every pair of points, (n, n): block structure for clusters, near identity for Vardi et al."""
+    """Cosines between every pair of points, (n, n): block structure for clusters, near identity for Vardi et al.
+    X must be a finite float tensor (numpy arrays are refused) with no zero row."""
+    check.tensor("X", X, dims=2)
+    check.fits_memory(f"cosine_gram of {X.shape[0]} points", X.shape[0] ** 2, X.dtype, X.device)
+    if bool((X.norm(dim=1) == 0).any()):
+        raise ValueError("X must have no zero row: a zero point has no direction (its cosines would be NaN)")
     U = X / X.norm(dim=1, keepdim=True)
     return U @ U.T

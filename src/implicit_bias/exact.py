@@ -39,6 +39,7 @@ def _relu_net(net: TwoLayerNet, params: Params, run: int) -> tuple[Tensor, Tenso
     """W (m, d), b (m,), v (m,) of one run of a ReLU network (refuses pReLU: its regions are not affine)."""
     if not isinstance(net, TwoLayerNet) or net.p != 1:
         raise ValueError(f"net must be a ReLU TwoLayerNet (p = 1), got {net!r}")
+    check.params("params", params)
     one = select_run(params, run)
     W = one["W"][0]
     b = one["b"][0] if net.bias else torch.zeros(net.m, dtype=W.dtype, device=W.device)
@@ -64,6 +65,7 @@ def certified_radius(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, 
     Tight for the robust constructions (one active neuron per point); valid for ReLU and pReLU alike.
     """
     check_points(X, y, net.d)
+    check.params("params", params)
     one = select_run(params, run)
     a = net.preactivations(one, X)[0]  # (n, m)
     slope = one["W"][0].norm(dim=1)
@@ -79,9 +81,9 @@ def certified_radius(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, 
     return torch.minimum(keep, stay_off).clamp_min(0)
 
 
-def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarray, fx: float) -> float:
-    """min ||z|| with sign pattern ``state`` on the neurons (rows of W, pre-activations pre) and g^T z <= -fx;
-    inf where the region is empty."""
+def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarray, fx: float) -> np.ndarray | None:
+    """argmin ||z|| with sign pattern ``state`` on the neurons (rows of W, pre-activations pre) and g^T z <= -fx;
+    None where the region is empty."""
     d = W.shape[1]
     sign = np.where(state, -1.0, 1.0)  # active: -w^T z <= pre; inactive: w^T z <= -pre
     A = np.vstack([sign[:, None] * W, g[None]])
@@ -93,8 +95,16 @@ def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarra
                                     [clarabel.NonnegativeConeT(len(b))], settings)
     sol = solver.solve()
     if sol.status not in (clarabel.SolverStatus.Solved, clarabel.SolverStatus.AlmostSolved):
-        return math.inf
-    return float(np.linalg.norm(sol.x))
+        return None
+    return np.asarray(sol.x)
+
+
+# A minimiser counts as a flip when y f(x + z) <= FLIP_TOL * y f(x): it lies on the boundary up to the QP's
+# tolerance (1e-10), far inside this slack, while a wrong pattern or a dropped constraint leaves y f(x + z) ~ y f(x).
+FLIP_TOL = 1e-6
+# The ball searched around x is upper * (1 + BALL_SLACK): a flip at exactly the given radius is then found as a QP
+# minimiser inside the ball (and confirmed), so the result never is the unchecked argument itself.
+BALL_SLACK = 1e-6
 
 
 def exact_distance(
@@ -110,15 +120,21 @@ def exact_distance(
     """Exact l2 distance from x (d,) to where y f changes sign (0 if y f(x) <= 0), given the radius ``upper`` of a
     confirmed flip (an attack's; inf for none, which frees every neuron).
 
+    The result is always a QP minimiser confirmed by a forward pass to reach the decision boundary, never
+    ``upper`` itself: a finite ``upper`` within which no point flips raises ValueError (it was not a flip); inf
+    means no flip exists at all (every pattern was searched). x must be a finite float tensor (numpy is refused).
+
     Refuses (ValueError) when more than ``max_free`` neurons meet the ball of radius ``upper``: the patterns
-    number 2^free. Measured on 2 CPU cores: trained nets at d = 20..50, m = 12..16 take 10-50 ms per point;
-    random nets with 8 free neurons ~15 ms, 12 free ~0.1-0.25 s (d = 10..100), 16 free 3-8 s per point (d = 10..400),
-    each QP (in at most free + 1 dimensions) taking about half a millisecond.
+    number 2^free, and when their bookkeeping would not fit in memory. Measured on 2 CPU cores: trained nets at
+    d = 20..50, m = 12..16 take 10-50 ms per point; random nets with 8 free neurons ~15 ms, 12 free ~0.1-0.25 s
+    (d = 10..100), 16 free 3-8 s per point (d = 10..400), each QP (in at most free + 1 dimensions) taking about
+    half a millisecond.
     """
     W, b, v = (t.detach().cpu().numpy() for t in _relu_net(net, params, run))
+    check.tensor("x", x, dims=1)
     if x.shape != (net.d,):
         raise ValueError(f"x must have shape ({net.d},), got {tuple(x.shape)}")
-    if y not in (1, -1):
+    if isinstance(y, bool) or y not in (1, -1):
         raise ValueError(f"y must be -1 or +1, got {y!r}")
     upper = float(upper)
     if not upper >= 0:
@@ -126,16 +142,19 @@ def exact_distance(
     max_free = check.positive_int("max_free", max_free)
     xn = x.detach().cpu().numpy().astype(np.float64)
     pre = W @ xn + b
-    if y * float(v @ np.maximum(pre, 0)) <= 0:
+    margin = y * float(v @ np.maximum(pre, 0))
+    if margin <= 0:
         return 0.0
+    ball = upper * (1 + BALL_SLACK)
     slope = np.linalg.norm(W, axis=1)
-    free = (slope > 0) & (np.abs(pre) <= upper * slope * (1 + 1e-9))
+    free = (slope > 0) & (np.abs(pre) <= ball * slope)
     count = int(free.sum())
     if count > max_free:
         raise TooManyFreeNeurons(
             f"{count} neurons meet the ball of radius {upper:.4g} around x, above the limit max_free={max_free} "
             f"(2^{count} activation patterns); give a smaller upper radius or a smaller network"
         )
+    check.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
     on = ~free & (pre > 0)
     G = y * v[:, None] * W  # rows: each neuron's contribution to the gradient of y f_A
     c = y * v * pre  # and to y f_A(x)
@@ -150,12 +169,22 @@ def exact_distance(
     # The minimizer lies in the span of the constraint normals: solve in an orthonormal basis Q of it (<= count + 1 dims).
     Q = np.linalg.qr(np.vstack([W[free], G[on].sum(0)]).T)[0]
     Wq, gq = W[free] @ Q, g @ Q
-    best = upper
+    best, found = ball, False
     for i in np.argsort(bound, kind="stable"):
         if bound[i] >= best:
             break
-        best = min(best, _qp_distance(Wq, pre[free], states[i], gq[i], fx[i]))
-    return best
+        z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i])
+        if z is None or not np.linalg.norm(z) < best:
+            continue
+        moved = W @ (xn + Q @ z) + b  # the minimiser must flip the point: one forward pass of the network
+        if y * float(v @ np.maximum(moved, 0)) <= FLIP_TOL * margin:
+            best, found = float(np.linalg.norm(z)), True
+    if found:  # confirmed, and below upper (1 + BALL_SLACK); above upper only by the QP's rounding of a flip at upper
+        return min(best, upper)
+    if upper == math.inf:  # every pattern was searched: no point of R^d flips
+        return math.inf
+    raise ValueError(f"upper={upper!r} is not the radius of a flip: no point within it of x changes the sign of y f "
+                     "(the exact search over that ball found none); pass an attack's confirmed flip radius, or inf")
 
 
 @dataclass(frozen=True)

@@ -44,13 +44,19 @@ class Trained(_FlowOutcome):
 
 def test_error(net: TwoLayerNet, params: Params, data: Dataset) -> np.ndarray:
     """Fraction of misclassified points per run (a zero output counts as an error), (R,)."""
+    check.instance("data", data, Dataset)
+    check.problem(params, data.X, data.y)
     margins = data.y * net.forward(params, data.X)
     return (margins <= 0).to(torch.float64).mean(1).cpu().numpy()
 
 
 def wilson_interval(errors: int | np.ndarray, n: int, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion: honest error bars also when no error was seen."""
+    """Wilson score interval of a binomial proportion: honest error bars also when no error was seen. ``errors``
+    may be an int or a numpy array (counts in [0, n])."""
+    n, z = check.positive_int("n", n), check.positive_real("z", z)
     errors = np.asarray(errors, dtype=float)
+    if not np.all((errors >= 0) & (errors <= n)):
+        raise ValueError(f"errors must be counts in [0, n={n}], got {errors!r}")
     p = errors / n
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
@@ -77,6 +83,7 @@ def train_cluster_network(
 ) -> Trained:
     """Frei et al.'s setting end to end: k clusters in R^d, n = n_per_cluster * k training points (every
     cluster covered), ``runs`` networks of width m trained together by loss-normalized gradient flow."""
+    _check_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
     n_per_cluster = check.positive_int("n_per_cluster", n_per_cluster)
     mix = cluster_mixture(d, k, sigma, means=means, seed=seed, dtype=dtype, device=device)
     train = mix.sample(n_per_cluster * k, seed=seed + 1, balanced=True)
@@ -84,6 +91,17 @@ def train_cluster_network(
     net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
                                   progress=progress)
     return Trained(mixture=mix, train=train, test=test, net=net, result=result)
+
+
+def _check_training(*, m: int, runs: int, steps: int, init_scale: float, seed: int, device: str | torch.device) -> None:
+    """Check the training arguments before any data is drawn (the data uses seed, seed + 1 and seed + 2)."""
+    for name, value in (("m", m), ("runs", runs), ("steps", steps)):
+        check.positive_int(name, value)
+    check.init_scale("init_scale", init_scale)
+    if isinstance(seed, torch.Generator):
+        raise TypeError("seed must be an int here (the data draws use seed, seed + 1, seed + 2), got a torch.Generator")
+    check.seed("seed", seed, offset=max(2, runs - 1))
+    check.resolve_device(device)
 
 
 def _train_networks(train: Dataset, m: int, *, bias: bool, runs: int, steps: int, init_scale: float, seed: int,
@@ -106,11 +124,18 @@ def sqrt_d_over_k(d: int, k: int) -> float:
 
 def score_error(score, data: Dataset) -> float:
     """Fraction of points a score function (n, d) -> (n,) misclassifies; a zero score counts as an error."""
+    check.instance("data", data, Dataset)
+    check.score_output("score", score, check.tensor("data.X", data.X))
     return float((data.y * score(data.X) <= 0).to(torch.float64).mean())
 
 
 def fit_exponential_decay(x: np.ndarray, error: np.ndarray) -> tuple[float, float] | None:
-    """Least-squares fit of log(error) = a - c x over the points with error > 0: returns (c, a), or None if < 2."""
+    """Least-squares fit of log(error) = a - c x over the points with error > 0: returns (c, a), or None if < 2.
+    x and error are numpy arrays (or sequences) of one length, finite, with error >= 0."""
+    x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
+    if x.shape != error.shape or x.ndim != 1 or not np.all(np.isfinite(x)) or not np.all(np.isfinite(error) & (error >= 0)):
+        raise ValueError(f"x and error must be finite 1-D arrays of one length with error >= 0; got shapes {x.shape} "
+                         f"and {error.shape}")
     keep = np.asarray(error) > 0
     if keep.sum() < 2:
         return None
@@ -123,6 +148,8 @@ def universal_flip_profile(trained: Trained, run: int = 0, grid: int = 200, reac
     on a grid of ``grid`` radii up to ``reach`` * sqrt(d/k), refined by bisection (a FlipProfile)."""
     from .perturbations import against_label, flip_profile, frei_direction, net_score
 
+    check.instance("trained", trained, Trained)
+    grid, reach = check.positive_int("grid", grid), check.positive_real("reach", reach)
     mix, test = trained.mixture, trained.test
     U = against_label(frei_direction(mix), test.y)
     radii = torch.linspace(0, reach * sqrt_d_over_k(mix.d, mix.k), grid + 1, dtype=test.X.dtype,
@@ -176,6 +203,8 @@ def train_sphere_network(
     by loss-normalized gradient flow until (and long after) they fit the arbitrary labels."""
     from .data import sphere_data
 
+    _check_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
+
     train = sphere_data(n, d, seed=seed, dtype=dtype, device=device)
     net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
                                   progress=progress)
@@ -189,6 +218,8 @@ def vardi_flip_profile(trained: SphereTrained, run: int = 0, margin_tol: float |
     FlipProfile). With ``margin_tol`` the sum runs over the margin points only (q_i <= (1 + tol) min q)."""
     from .perturbations import against_label, flip_profile, net_score, vardi_direction
 
+    check.instance("trained", trained, SphereTrained)
+    grid, reach = check.positive_int("grid", grid), check.positive_real("reach", reach)
     train = trained.train
     if margin_tol is None:
         z = vardi_direction(train)

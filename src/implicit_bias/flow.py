@@ -31,8 +31,8 @@ class FlowDivergence(RuntimeError):
 
     def __init__(self, step: int, step_size: float, params: Params):
         super().__init__(
-            f"gradient flow diverged (NaN or inf) at step {step} with step size {step_size:.3g}; "
-            "the last finite parameters are in .params — try a smaller lr"
+            f"gradient flow diverged (NaN or inf) at step {step} with step size {step_size:.3g} from inputs checked "
+            "finite, so the steps are too large; the last finite parameters are in .params — try a smaller lr"
         )
         self.step, self.step_size, self.params = step, step_size, params
 
@@ -225,6 +225,8 @@ def gradient_flow(
     Stops after ``steps`` steps, or at a record where every run fits the data with KKT proxy below
     ``tol_kkt`` and/or relative change of the normalized margin below ``tol_margin``.
     """
+    check.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
+    check.initial_outputs(model, params, X, y)
     check_loss(loss)
     check.choice("schedule", schedule, SCHEDULES)
     lr = check.positive_real("lr", lr)
@@ -372,6 +374,8 @@ def sgd(
     progress: bool = True,
 ) -> FlowResult:
     """Plain mini-batch SGD on the mean loss (Min & Vidal's protocol); records on the full data every few epochs."""
+    check.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
+    check.initial_outputs(model, params, X, y)
     check_loss(loss)
     lr = check.positive_real("lr", lr)
     batch_size = check.positive_int("batch_size", batch_size)

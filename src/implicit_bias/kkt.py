@@ -36,6 +36,7 @@ class KKTReport:
 
 def balancedness(model: Model, params: Params) -> Tensor:
     """max_j |v_j^2 - ||w_j||^2 - b_j^2| / ||theta||^2 per run: conserved by gradient flow, ~0 from small init."""
+    check.params("params", params)
     if not isinstance(model, TwoLayerNet) or not model.train_outer:
         R = next(iter(params.values())).shape[0]
         return torch.full((R,), float("nan"), dtype=next(iter(params.values())).dtype)
@@ -47,6 +48,7 @@ def balancedness(model: Model, params: Params) -> Tensor:
 
 def alignment_proxy(model: Model, params: Params, X: Tensor, y: Tensor, loss: str = "exp") -> Tensor:
     """1 - cos(theta, -grad L) per run: zero exactly when -grad L has the KKT form and points along theta."""
+    check.problem(params, X, y)
     check_loss(loss)
     _, g = model.value_and_vjp(params, X, lambda out: dual_weights(y * out, loss) * y)
     a, b = flatten(params), flatten(g)
@@ -122,7 +124,10 @@ def kkt_residuals(
     tau: float = 0.0,
     loss: str = "exp",
 ) -> KKTReport:
-    """Approximate-KKT residuals of run ``run``; ``tau`` > 0 frees the ReLU subgradient at |z| <= tau (kink-aware)."""
+    """Approximate-KKT residuals of run ``run``; ``tau`` > 0 frees the ReLU subgradient at |z| <= tau (kink-aware).
+    Tensors only (numpy arrays are refused); labels must be ±1."""
+    check.problem(params, X, y)  # finite float tensors of one dtype, labels ±1 of shape (n,) or (R, n)
+    check_loss(loss)
     tau = check.nonneg_real("tau", tau)
     R = next(iter(params.values())).shape[0]
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:

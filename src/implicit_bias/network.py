@@ -123,8 +123,10 @@ class TwoLayerNet:
     ) -> Params:
         """Independent N(0, scale^2) entries for every trained tensor of each of ``runs`` runs."""
         runs = check.positive_int("runs", runs)
-        scale = check.positive_real("scale", scale)
+        scale = check.init_scale("scale", scale)
         dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+        check.seed("seed", seed, offset=runs - 1)
+        check.fits_memory(f"init(runs={runs}) of width m={self.m} in d={self.d}", 2 * runs * self.m * (self.d + 2), dtype, device)
         shapes = {"W": (self.m, self.d)}
         if self.bias:
             shapes["b"] = (self.m,)
@@ -179,6 +181,7 @@ class TwoLayerNet:
 
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
+        check.model_inputs(params, X)
         self._check(params, X)
         return self._layout(params, X).transpose(1, 2)
 
@@ -218,12 +221,15 @@ class TwoLayerNet:
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Network outputs of every run, (R, n)."""
+        check.model_inputs(params, X)
         self._check(params, X)
         _, phi, weight, _ = self._features(params, X)
         return torch.bmm(weight[:, None, :], phi)[:, 0]
 
     def vjp(self, params: Params, X: Tensor, coef: Tensor) -> Params:
         """sum_i coef[r, i] * grad_theta N(x_i; theta_r) for every run: the gradient of any loss of the outputs."""
+        check.model_inputs(params, X)
+        check.tensor("coef", coef, like=X, finite=False, nonempty=False)
         return self.value_and_vjp(params, X, lambda out: coef)[1]
 
     def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
@@ -259,6 +265,8 @@ class TwoLayerNet:
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """Gradient of N(x_i; theta_run) for each point, (n, P) in the order of ``flatten``; small problems only."""
+        check.model_inputs(params, X)
+        check.run_index("run", run, next(iter(params.values())).shape[0])
         Xr = X if X.dim() == 2 else X[run]
         n = Xr.shape[0]
         size = n * sum(t[run].numel() for t in params.values())
@@ -294,12 +302,15 @@ class LinearModel:
     ) -> Params:
         """Independent N(0, scale^2) weights for each run."""
         runs = check.positive_int("runs", runs)
-        scale = check.positive_real("scale", scale)
+        scale = check.init_scale("scale", scale)
+        check.seed("seed", seed, offset=runs - 1)
+        check.fits_memory(f"init(runs={runs}) in d={self.d}", 2 * runs * self.d, check.float_dtype(dtype), check.resolve_device(device))
         draws = [torch.randn(self.d, generator=g, dtype=torch.float64) for g in _run_seeds(seed, runs)]
         return {"w": (scale * torch.stack(draws)).to(check.resolve_device(device), check.float_dtype(dtype))}
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Outputs of every run, (R, n)."""
+        check.model_inputs(params, X)
         _check_inputs(X, self.d, params["w"].shape[0])
         return params["w"] @ X.T if X.dim() == 2 else torch.bmm(X, params["w"][:, :, None])[..., 0]
 
@@ -311,4 +322,6 @@ class LinearModel:
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """The gradient of w^T x_i is x_i."""
+        check.model_inputs(params, X)
+        check.run_index("run", run, params["w"].shape[0])
         return X if X.dim() == 2 else X[run]

@@ -28,6 +28,7 @@ Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, diffe
 
 def select_run(params: Params, run: int) -> Params:
     """The parameters of one run, kept batched with R = 1."""
+    check.params("params", params, finite=False)
     R = params["W"].shape[0]
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:
         raise ValueError(f"run must be an integer in [0, {R}), got {run!r}")
@@ -68,6 +69,8 @@ def _line(score: Score, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tens
 
 def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
     """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
+    check.tensor("X", X, nonempty=False)  # a finite float tensor (numpy arrays are refused); shape checked below
+    check.labels("y", y)
     if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
         want = "(n, d)" if d is None else f"(n, {d})"
         raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
@@ -86,16 +89,19 @@ def _unit(u: Tensor, name: str) -> Tensor:
 
 def frei_direction(mixture: ClusterMixture) -> Tensor:
     """Frei et al.'s universal direction u-hat, the unit vector along sum_l y^(l) mu^(l), (d,)."""
+    check.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.labels @ mixture.means, "sum_l y_l mu_l")
 
 
 def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | None = None) -> Tensor:
     """Vardi et al.'s z-hat along sum_i y_i x_i, (d,): over all training points, or over the margin points
     (q_i <= (1 + tol) min q) when the training margins q and a tolerance are given."""
+    check.instance("train", train, Dataset)
     weights = train.y
     if (margins is None) != (tol is None):
         raise ValueError("margins and tol must be given together (margin points only) or both left out (all points)")
     if margins is not None:
+        check.tensor("margins", margins, like=train.X)
         tol = check.nonneg_real("tol", tol)
         if margins.shape != train.y.shape:
             raise ValueError(f"margins must have shape {tuple(train.y.shape)}, got {tuple(margins.shape)}")
@@ -105,11 +111,14 @@ def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | 
 
 def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
     """Min & Vidal's universal direction (mu-bar-plus - mu-bar-minus) / norm, (d,); points move along -y times it."""
+    check.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.class_sum(1) - mixture.class_sum(-1), "mu-bar-plus - mu-bar-minus")
 
 
 def against_label(direction: Tensor, y: Tensor) -> Tensor:
     """The field -y_i * direction, (n, d): a universal direction pushed against each point's label."""
+    check.tensor("direction", direction, dims=1)
+    check.labels("y", y)
     return -y[:, None] * direction[None]
 
 
@@ -119,6 +128,8 @@ def cluster_path(mixture: ClusterMixture, cluster: Tensor, target: int) -> Tenso
     With Min & Vidal's orthonormal centres the norm is sqrt(2): the path x + eps (mu_j - mu_k(x)) / sqrt(2). A
     zero row never flips, so the minimum over targets of the flip radius runs over other-class centres only.
     """
+    check.instance("mixture", mixture, ClusterMixture)
+    check.is_tensor("cluster", cluster)
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < mixture.k:
         raise ValueError(f"target must be a cluster index in [0, {mixture.k}), got {target!r}")
     step = mixture.means[target][None] - mixture.means[cluster]
@@ -168,6 +179,8 @@ def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | S
     0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)  # a NaN direction would read as 'never flipped'
+    check.score_output("score", score, X)
     grid = check_radii(radii).to(X)
     n = X.shape[0]
     found = y * score(X) <= 0
@@ -219,6 +232,10 @@ class FlipProfile:
 
 def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
     """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
+    check.tensor("radius", radius, finite=False, nonempty=False)
+    if bool((torch.isnan(radius) | (radius < 0)).any()):
+        raise ValueError(f"radius must hold radii >= 0 (inf for no flip), without NaN; got {check.describe(radius)} "
+                         f"with {int(torch.isnan(radius).sum())} NaN and {int((radius < 0).sum())} negative")
     if radius.dim() != 1 or radius.numel() == 0:
         raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
     grid = check_radii(radii).to(radius)
@@ -234,6 +251,8 @@ def cluster_path_radius(
     score: Score, data: Dataset, mixture: ClusterMixture, radii: Tensor | Sequence[float], iters: int = 40
 ) -> Tensor:
     """Per-point flip radius along the best cluster-directed path (minimum over other-class centres), (n,)."""
+    check.instance("data", data, Dataset)
+    check.instance("mixture", mixture, ClusterMixture)
     if data.cluster is None:
         raise ValueError("data.cluster must hold each point's cluster for cluster-directed paths, got None")
     radius = torch.full((data.n,), math.inf, dtype=data.X.dtype, device=data.X.device)
@@ -254,6 +273,7 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
     """
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)
     with torch.enable_grad():
         Xg = X.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad((y * score(Xg)).sum(), Xg)
@@ -265,6 +285,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
     """Margins y f(x + r U) of every point at every radius of a grid, (G, n): the path a line search walks."""
     check_points(X, y)
     _check_field(X, U)
+    check.tensor("U", U, like=X)
+    check.score_output("score", score, X)
     grid = check_radii(radii, allow_zero=True).to(X)
     line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
     return torch.stack([y * line(r.expand(X.shape[0]), rows) for r in grid])
@@ -273,6 +295,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
 def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
     """The unit field -mu^(q) / ||mu^(q)|| for a point of cluster q, (n, d): straight away from its own cluster mean
     (towards the origin), the one-cluster counterpart of the universal direction."""
+    check.instance("mixture", mixture, ClusterMixture)
+    check.is_tensor("cluster", cluster)
     if cluster.dim() != 1 or cluster.numel() == 0:
         raise ValueError(f"cluster must be a non-empty 1-D tensor of cluster indices, got shape {tuple(cluster.shape)}")
     if cluster.min() < 0 or cluster.max() >= mixture.k:
