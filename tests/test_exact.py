@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from implicit_bias.attacks import min_norm
+from implicit_bias.certificates import certified_radius, lipschitz_bound
 from implicit_bias.data import cluster_mixture
-from implicit_bias.exact import (certified_radius, exact_distance, lipschitz_bound, robustness_report)
+from implicit_bias.exact import exact_distance, robustness_report
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
 from implicit_bias.perturbations import net_score

@@ -60,3 +60,18 @@ def generator(seed_or_gen: int | torch.Generator) -> torch.Generator:
     if isinstance(seed_or_gen, bool) or not isinstance(seed_or_gen, Integral) or seed_or_gen < 0:
         raise ValueError(f"seed must be a non-negative integer or a torch.Generator, got {seed_or_gen!r}")
     return torch.Generator().manual_seed(int(seed_or_gen))
+
+
+def exponent(name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite number >= 1 (a pReLU degree p)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not (1 <= float(value) < float("inf")):
+        raise ValueError(f"{name} must be a number >= 1, got {value!r}")
+    return float(value)
+
+
+def fraction(name: str, value: object, interval: str = "(0, 1]") -> float:
+    """Return ``value`` as a float, or raise unless it lies in ``interval``: "(0, 1]", "[0, 1]" or "(0, 1)"."""
+    inside = {"(0, 1]": lambda v: 0 < v <= 1, "[0, 1]": lambda v: 0 <= v <= 1, "(0, 1)": lambda v: 0 < v < 1}
+    if isinstance(value, bool) or not isinstance(value, Real) or not inside[interval](float(value)):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)

@@ -100,8 +100,7 @@ class TwoLayerNet:
         check.positive_int("d", self.d)
         check.positive_int("m", self.m)
         check.choice("activation", self.activation, ("relu", "prelu"))
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 1 <= self.p < math.inf:
-            raise ValueError(f"p must be a number >= 1, got {self.p!r}")
+        check.exponent("p", self.p)
         if self.activation == "relu" and self.p != 1:
             raise ValueError(f"p must be 1 for activation='relu' (use activation='prelu'), got {self.p!r}")
         if not self.train_outer and self.m < 2:
@@ -312,3 +311,9 @@ class LinearModel:
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """The gradient of w^T x_i is x_i."""
         return X if X.dim() == 2 else X[run]
+
+
+def polynomial_net(d: int, m: int, p: float, *, bias: bool) -> TwoLayerNet:
+    """A two-layer network of degree p: the ReLU for p = 1, the pReLU sigma(<w, x>)^p / ||w||^(p-1) for p > 1."""
+    p = check.exponent("p", p)
+    return TwoLayerNet(d=d, m=m, bias=bias, activation="relu" if p == 1 else "prelu", p=p)
