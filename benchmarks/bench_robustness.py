@@ -8,7 +8,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from implicit_bias import attacks, exact, experiments, perturbations
@@ -48,7 +47,7 @@ def exact_cost(d: int, widths: list[int], points: int, seed: int = 0) -> list[di
         params = net.init(runs=1, scale=1.0, seed=seed)
         f = net.forward(params, X)[0]
         y = torch.where(f >= 0, 1.0, -1.0)
-        _, seconds = timed(lambda: [exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)
+        _, seconds = timed(lambda: [exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)  # noqa: B023 (called at once)
                                     for i in range(points)])
         rows.append({"d": d, "free_neurons": m, "seconds_per_point": seconds / points})
     return rows

@@ -7,8 +7,17 @@ import torch
 from implicit_bias.data import Dataset, cluster_mixture, orthonormal_mixture
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
-from implicit_bias.perturbations import (against_label, cluster_path, flip_profile, flip_radius, frei_direction,
-                                         min_vidal_direction, net_score, profile, vardi_direction)
+from implicit_bias.perturbations import (
+    against_label,
+    cluster_path,
+    flip_profile,
+    flip_radius,
+    frei_direction,
+    min_vidal_direction,
+    net_score,
+    profile,
+    vardi_direction,
+)
 
 
 def linear(w, c=0.0):

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from . import _validate as check
 from .data import ClusterMixture
 from .network import Params, TwoLayerNet
-from . import _validate as check
 from .perturbations import select_run
 
 

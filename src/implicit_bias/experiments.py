@@ -14,12 +14,22 @@ from torch import Tensor
 
 from . import _validate as check
 from .alignment import Alignment, Phases, contributions, cosine_table, phases, summarize
-from .constructions import SupDistance, idealized, sup_distance
+from .attacks import AttackResult, min_norm
+from .certificates import certified_radius
+from .constructions import SupDistance, frei_network, idealized, sup_distance, vardi_network
 from .data import ClusterMixture, Dataset, EvenOdd, cluster_mixture, orthonormal_mixture, sphere_data, subset
 from .flow import FlowResult, History, gradient_flow, sgd
 from .network import Params, TwoLayerNet, polynomial_net
-from .perturbations import (FlipProfile, Score, against_label, flip_profile, frei_direction, line_radii, net_score,
-                            vardi_direction)
+from .perturbations import (
+    FlipProfile,
+    Score,
+    against_label,
+    flip_profile,
+    frei_direction,
+    line_radii,
+    net_score,
+    vardi_direction,
+)
 from .robustness import RobustCurves, digits_curves, robust_curves
 
 
@@ -199,6 +209,68 @@ def vardi_flip_profile(trained: SphereTrained, run: int = 0, margin_tol: float |
     radii = line_radii(reach * math.sqrt(train.d / train.n), grid, like=train.X)
     return flip_profile(net_score(trained.net, trained.params, run), train.X, train.y, against_label(z, train.y),
                         radii)
+
+
+@dataclass
+class VardiRobustness:
+    """One network trained on nearly orthogonal data, measured: the number of margin points, flip profiles
+    along z-hat over all training points and over the margin points only, the best attack's radii (n,), and
+    Vardi et al.'s robust network N* with its certified and attacked radii (n,)."""
+
+    trained: SphereTrained
+    robust: tuple[TwoLayerNet, Params]
+    margin_points: int
+    along_z: FlipProfile
+    along_z_margin: FlipProfile
+    attacked: Tensor
+    certified: Tensor
+    robust_attacked: Tensor
+
+
+def vardi_robustness(n: int, d: int, m: int, *, steps: int = 2000, margin_tol: float = 0.05, seed: int = 0,
+                     dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> VardiRobustness:
+    """Train on n random-labelled sphere points (``train_sphere_network``), then measure the trained network
+    and N* (``vardi_network``) on the training points: flip radii along z-hat, attacks, certificates."""
+    t = train_sphere_network(n, d, m, steps=steps, seed=seed, dtype=dtype, device=device)
+    X, y = t.train.X, t.train.y
+    robust = vardi_network(t.train)
+    q = t.margins()
+    return VardiRobustness(
+        trained=t, robust=robust, margin_points=int((q <= (1 + margin_tol) * q.min()).sum()),
+        along_z=vardi_flip_profile(t), along_z_margin=vardi_flip_profile(t, margin_tol=margin_tol),
+        attacked=min_norm(net_score(t.net, t.params), X, y, seed=seed)["best"].radius,
+        certified=certified_radius(*robust, X, y),
+        robust_attacked=min_norm(net_score(*robust), X, y, seed=seed)["best"].radius)
+
+
+@dataclass
+class FreiRobustness:
+    """One network trained on a cluster mixture next to Frei et al.'s robust N*: the trained network's flip
+    profile along the universal direction, N*'s certified radii and attacks (on the first ``n_attack`` test
+    points), and N*'s test error."""
+
+    trained: Trained
+    robust: tuple[TwoLayerNet, Params]
+    universal: FlipProfile
+    certified: Tensor
+    attacked: dict[str, AttackResult]
+    error: float
+
+
+def frei_robustness(d: int, k: int, m: int, *, n_per_cluster: int = 8, steps: int = 2000, n_test: int = 2000,
+                    n_attack: int = 200, seed: int = 0, dtype: torch.dtype = torch.float64,
+                    device: str | torch.device = "cpu") -> FreiRobustness:
+    """Train one network (``train_cluster_network``) and compare its universal flip radii with N*'s
+    (``frei_network``) certified and attacked radii on the test points."""
+    t = train_cluster_network(d, k, m, n_per_cluster=n_per_cluster, runs=1, steps=steps, n_test=n_test, seed=seed,
+                              dtype=dtype, device=device)
+    robust = frei_network(t.mixture)
+    X, y = t.test.X, t.test.y
+    n_attack = check.positive_int("n_attack", n_attack)
+    return FreiRobustness(
+        trained=t, robust=robust, universal=universal_flip_profile(t), certified=certified_radius(*robust, X, y),
+        attacked=min_norm(net_score(*robust), X[:n_attack], y[:n_attack], seed=seed),
+        error=score_error(net_score(*robust), t.test))
 
 
 # ---------------------------------------------------------------------------------------------------------

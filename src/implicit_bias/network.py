@@ -8,8 +8,8 @@ first-layer gradient are each one matrix product over the R*m neurons of all run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -317,3 +317,10 @@ def polynomial_net(d: int, m: int, p: float, *, bias: bool) -> TwoLayerNet:
     """A two-layer network of degree p: the ReLU for p = 1, the pReLU sigma(<w, x>)^p / ||w||^(p-1) for p > 1."""
     p = check.exponent("p", p)
     return TwoLayerNet(d=d, m=m, bias=bias, activation="relu" if p == 1 else "prelu", p=p)
+
+
+def homogeneity_error(net: TwoLayerNet, params: Params, X: Tensor, c: float = 3.0) -> float:
+    """max |N(x; c theta) - c^L N(x; theta)| / max |N(x; c theta)| over X, for L = ``net.degree``: zero up to
+    rounding when the network is L-homogeneous in its parameters."""
+    scaled = net.forward({key: c * t for key, t in params.items()}, X)
+    return ((scaled - c**net.degree * net.forward(params, X)).abs().max() / scaled.abs().max()).item()

@@ -16,8 +16,15 @@ from torch import Tensor
 
 from .attacks import apgd, exp_loss_pgd, min_norm
 from .data import ClusterMixture, Dataset
-from .perturbations import (Score, against_label, check_radii, cluster_path_radius, flip_radius, line_radii,
-                            min_vidal_direction)
+from .perturbations import (
+    Score,
+    against_label,
+    check_radii,
+    cluster_path_radius,
+    flip_radius,
+    line_radii,
+    min_vidal_direction,
+)
 
 # Names of the attacks in RobustCurves
 PGD_NAME = "PGD on exp loss (theirs)"
