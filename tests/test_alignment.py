@@ -78,3 +78,14 @@ def test_min_vidal_alignment_bad_inputs_name_the_parameter_value_and_what_is_all
     with pytest.raises(ValueError, match=r"fraction must be a number in \(0, 1\], got 0"):
         net, params = constructions.idealized(mix, 3)
         alignment.summarize(net, params, mix, fraction=0)
+
+
+def test_significant_neurons_are_those_above_a_fraction_of_the_largest_contribution():
+    from implicit_bias.alignment import significant
+
+    net = TwoLayerNet(d=3, m=3, bias=False)
+    params = {"W": torch.eye(3, dtype=torch.float64)[None], "v": torch.tensor([[1.0, -0.05, 0.5]], dtype=torch.float64)}
+    keep, size = significant(net, params, fraction=0.1)
+    assert keep.tolist() == [0, 2] and size.tolist() == [1.0, 0.5]
+    assert significant(net, params, fraction=0.0)[0].tolist() == [0, 2, 1]
+    assert significant(net, {**params, "v": torch.zeros(1, 3, dtype=torch.float64)}, fraction=0.1)[0].numel() == 0

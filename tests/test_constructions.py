@@ -169,3 +169,13 @@ def test_min_vidal_constructions_bad_inputs_name_the_parameter_value_and_what_is
     with pytest.raises(ValueError, match=r"mixture must have orthonormal centres"):
         frei = cluster_mixture(10, 4)
         constructions.universal_radius_F(frei, frei.means, frei.labels)
+
+
+def test_idealized_radii_of_F_and_Fp_per_number_of_centres():
+    radii = constructions.idealized_radii(40, [4, 10], 0.0, 3, 20, seed=0)
+    assert sorted(radii) == [4, 10]
+    for K, r in radii.items():  # noiseless points: F flips at 1/sqrt(K), F^(3) at sqrt(2)/2
+        torch.testing.assert_close(r["F"], torch.full((20,), 1 / math.sqrt(K), dtype=torch.float64))
+        assert torch.allclose(r["Fp"], torch.full((20,), constructions.SQRT2_HALF, dtype=torch.float64), atol=1e-6)
+    with pytest.raises(ValueError, match=r"every K must be >= 2"):
+        constructions.idealized_radii(10, [1], 0.1, 3, 5)

@@ -90,3 +90,44 @@ def test_min_vidal_experiments_bad_inputs_name_the_parameter_value_and_what_is_a
         experiments.train_synthetic(1, [])
     with pytest.raises(ValueError, match=r"snapshot_epochs must be <= epochs=3, got 5"):
         experiments.train_synthetic(1, [0.1], D=8, K=4, K1=2, n=20, epochs=3, batch_size=10, snapshot_epochs=[5])
+
+
+def test_error_rate_counts_zero_and_negative_margins_along_the_last_axis():
+    margins = torch.tensor([[1.0, 0.0, -2.0, 3.0], [1.0, 1.0, 1.0, -1.0]])
+    torch.testing.assert_close(experiments.error_rate(margins), torch.tensor([0.5, 0.25], dtype=torch.float64))
+
+
+def test_vardi_robustness_brackets_the_robust_network_and_counts_margin_points():
+    res = experiments.vardi_robustness(6, 60, 12, steps=300, margin_tol=0.05, seed=1)
+    assert 1 <= res.margin_points <= 6 and res.along_z.radius.shape == (6,)
+    assert torch.all(res.robust_attacked >= res.certified * (1 - 1e-9))  # no attack beats the certificate
+    assert torch.all(res.certified > 0)
+
+
+def test_frei_robustness_compares_the_trained_network_with_a_correct_robust_one():
+    res = experiments.frei_robustness(40, 4, 8, n_per_cluster=4, steps=300, n_test=60, n_attack=10, seed=2)
+    assert res.error == 0.0 and res.certified.shape == (60,) and res.attacked["best"].radius.shape == (10,)
+    assert torch.all(res.attacked["best"].radius >= res.certified[:10] * (1 - 1e-9))
+    assert res.universal.radius.shape == (60,)
+
+
+def test_synthetic_report_reads_every_measure_off_one_run():
+    run = experiments.train_synthetic(1, [0.0, 0.1], D=12, K=4, K1=2, n=80, n_test=40, width=8, epochs=3,
+                                      repeats=2, batch_size=20, snapshot_epochs=[1], seed=3)
+    eps = np.array([0.0, 0.3, 0.6])
+    report = experiments.synthetic_report(run, n_attack=10, eps=eps, pgd_iterations=5, seed=0)
+    assert report.sup.shape == (2, 2) and report.cosines.shape == (8, 6) and sorted(report.snapshots) == [0, 1, 3]
+    np.testing.assert_array_equal(report.curves.eps, eps)
+    assert report.curves.flipped["PGD on exp loss (theirs)"].shape == (3, 10)
+    assert report.test_acc == run.test_accuracy().min() and report.phases.epoch.tolist() == [0, 1, 3]
+
+
+def test_digits_report_trains_and_attacks_in_both_norms():
+    from implicit_bias.data import even_odd
+
+    digits = even_odd("digits", seed=0)
+    rep = experiments.digits_report(3, digits, linf_eps=[0.0, 0.05], l2_eps=[0.0, 0.5], apgd_iterations=2, width=8,
+                                    epochs=1, record_every=1)
+    assert rep.fit.epoch.tolist() == [0, 1] and rep.linf.accuracy().shape == (2,) and rep.l2.accuracy().shape == (2,)
+    # Radius 0 counts only the misclassified points: the clean accuracy of the last record.
+    assert rep.linf.at(0.0) == pytest.approx(rep.fit.test_acc[-1])

@@ -24,3 +24,11 @@ def test_robust_accuracy_counts_points_whose_radius_exceeds_eps():
 def test_min_vidal_robustness_bad_inputs_name_the_parameter_value_and_what_is_allowed():
     with pytest.raises(ValueError, match=r"eps must be strictly increasing"):
         robustness.robust_accuracy(torch.ones(3), [0.5, 0.1])
+
+
+def test_best_radius_is_the_smallest_over_the_radius_finding_attacks():
+    curves = robustness.RobustCurves(eps=np.array([0.0]), flipped={"a": np.zeros((1, 3), bool)},
+                                     radius={"a": np.array([1.0, np.inf, 0.5]), "b": np.array([2.0, 3.0, 0.1])})
+    np.testing.assert_array_equal(curves.best_radius(), [1.0, 3.0, 0.1])
+    with pytest.raises(ValueError, match="no radius-finding attack"):
+        robustness.RobustCurves(eps=np.array([0.0]), flipped={}).best_radius()

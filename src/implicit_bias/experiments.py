@@ -320,21 +320,10 @@ def _concat(histories: list[History], lr: float) -> History:
     return History(**merged)
 
 
-@dataclass(frozen=True)
-class _Draws:
-    """The mixtures, data sets and initial parameters of every (alpha, repeat) run, run-major."""
-
-    mixtures: list[ClusterMixture]
-    train: list[Dataset]
-    test: list[Dataset]
-    alpha: np.ndarray
-    repeat: np.ndarray
-    params: Params
-
-
 def _synthetic_draws(net: TwoLayerNet, alphas: list[float], repeats: int, *, K: int, K1: int, n: int, n_test: int,
-                     init_scale: float, seed: int, dtype: torch.dtype, device: str | torch.device) -> _Draws:
-    """Repeat j draws its data from seed + 1000 j and its initialization from seed + j, for every alpha."""
+                     init_scale: float, seed: int, dtype: torch.dtype, device: str | torch.device) -> tuple[dict, Params]:
+    """The mixtures, data sets, alphas and repeats of every (alpha, repeat) run as ``SyntheticRun`` fields, and the
+    initial parameters: repeat j draws its data from seed + 1000 j and its initialization from seed + j."""
     mixtures, train, test, alpha, rep, inits = [], [], [], [], [], []
     for a in alphas:
         for j in range(repeats):
@@ -346,7 +335,7 @@ def _synthetic_draws(net: TwoLayerNet, alphas: list[float], repeats: int, *, K: 
             rep.append(j)
             inits.append(net.init(runs=1, scale=init_scale, seed=seed + j, dtype=dtype, device=device))
     params = {k: torch.cat([i[k] for i in inits]) for k in inits[0]}
-    return _Draws(mixtures, train, test, np.array(alpha), np.array(rep), params)
+    return dict(mixtures=mixtures, train=train, test=test, alpha=np.array(alpha), repeat=np.array(rep)), params
 
 
 def _snapshot_stops(snapshot_epochs: Sequence[int], epochs: int) -> list[int]:
@@ -393,9 +382,9 @@ def train_synthetic(
     repeats, stops = check.positive_int("repeats", repeats), _snapshot_stops(snapshot_epochs, epochs)
     n, n_test = check.positive_int("n", n), check.positive_int("n_test", n_test)
     net = polynomial_net(D, width, p, bias=False)
-    draws = _synthetic_draws(net, alphas, repeats, K=K, K1=K1, n=n, n_test=n_test, init_scale=init_scale, seed=seed,
-                             dtype=dtype, device=device)
-    params, X, y = draws.params, torch.stack([t.X for t in draws.train]), torch.stack([t.y for t in draws.train])
+    draws, params = _synthetic_draws(net, alphas, repeats, K=K, K1=K1, n=n, n_test=n_test, init_scale=init_scale,
+                                     seed=seed, dtype=dtype, device=device)
+    X, y = torch.stack([t.X for t in draws["train"]]), torch.stack([t.y for t in draws["train"]])
     snapshots, histories, done = [(0, params)], [], 0
     for i, stop in enumerate(stops):
         res = sgd(net, params, X, y, loss="exp", lr=lr, batch_size=batch_size, epochs=stop - done,
@@ -403,9 +392,7 @@ def train_synthetic(
         params, done = res.params, stop
         histories.append(res.history)
         snapshots.append((stop, params))
-    return SyntheticRun(p=net.p, net=net, mixtures=draws.mixtures, train=draws.train, test=draws.test,
-                        alpha=draws.alpha, repeat=draws.repeat, params=params, history=_concat(histories, lr),
-                        snapshots=snapshots)
+    return SyntheticRun(p=net.p, net=net, **draws, params=params, history=_concat(histories, lr), snapshots=snapshots)
 
 
 def sup_distance_to_idealized(run: SyntheticRun, r: int = 0, *, samples: int = 10_000, seed: int = 0) -> SupDistance:
