@@ -27,7 +27,7 @@ def throughput(d: int, k: int, m: int, n_points: int, n_pgd: int, device: str = 
     score = perturbations.net_score(trained.net, trained.params)
     X, y = trained.test.X, trained.test.y
     U = perturbations.against_label(perturbations.frei_direction(trained.mixture), y)
-    radii = torch.linspace(0, 4 * math.sqrt(d / k), 101, device=X.device)[1:]
+    radii = perturbations.line_radii(4 * math.sqrt(d / k), 100, like=X)
     prof, t_flip = timed(lambda: perturbations.flip_profile(score, X, y, U, radii))
     _, t_df = timed(lambda: attacks.deepfool(score, X, y))
     _, t_pgd = timed(lambda: attacks.pgd(score, X[:n_pgd], y[:n_pgd], 4 * math.sqrt(d / k), search=5, seed=seed))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from implicit_bias import alignment, experiments
-from implicit_bias.network import TwoLayerNet
+from implicit_bias.network import TwoLayerNet, polynomial_net
 
 
 def test_wilson_interval_covers_the_proportion_and_is_honest_at_zero():
@@ -74,7 +74,7 @@ def test_train_synthetic_batches_alphas_and_repeats_and_keeps_snapshots():
 
 @pytest.mark.parametrize("p", [1.0, 3.0])
 def test_centred_score_is_one_homogeneous_around_the_centre_and_sums_its_features(p):
-    net = TwoLayerNet(d=6, m=5, bias=False, activation="relu" if p == 1 else "prelu", p=p)
+    net = polynomial_net(6, 5, p, bias=False)
     params = net.init(runs=1, scale=1.0, seed=2)
     centre = torch.linspace(0, 1, 6)
     score = experiments.CentredScore(net, params, centre)
