@@ -188,7 +188,8 @@ def _attempt(score: Score, X: Tensor, y: Tensor, idx: Tensor, eps: Tensor, state
     """PGD at radius eps for points idx; record shrunk flips that improve on the best so far, raise lo elsewhere."""
     Xi, yi, prev = X[idx], y[idx], state.delta[idx]
     z0 = _project(prev * (eps / _norm(prev, norm).clamp_min(1e-300))[:, None], eps, norm)
-    low, adv = _pgd_in_balls(score, Xi, yi, eps, z0, norm=norm, steps=steps, restarts=restarts, gen=gen)
+    step = (2.5 / steps) * eps  # Madry et al.'s step size
+    low, adv = _pgd_in_balls(score, Xi, yi, eps, z0, step, norm=norm, steps=steps, restarts=restarts, gen=gen)
     hit = low <= 0
     if hit.any():
         r, d = _shrink(score, Xi[hit], yi[hit], adv[hit], norm, iters)
@@ -198,10 +199,11 @@ def _attempt(score: Score, X: Tensor, y: Tensor, idx: Tensor, eps: Tensor, state
     state.lo[idx[~hit]] = torch.maximum(state.lo[idx[~hit]], eps[~hit])
 
 
-def _pgd_in_balls(score: Score, X: Tensor, y: Tensor, eps: Tensor, z0: Tensor, *, norm: str, steps: int,
-                  restarts: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Projected steepest descent on the margin in the balls of radii eps, from z0 (restart 0) and from uniform
-    points of the balls (the others): the lowest margin seen per point and the perturbation that reached it."""
+def _pgd_in_balls(score: Score, X: Tensor, y: Tensor, eps: Tensor, z0: Tensor, step: Tensor, *, norm: str, steps: int,
+                  restarts: int, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """Projected steepest descent on the margin in the balls of radii eps, by ``step`` (per point) along the unit
+    steepest direction, from z0 (restart 0) and from uniform points of the balls (the others, drawn from gen):
+    the lowest margin seen per point over every iterate, and the perturbation that reached it."""
     low = torch.full((X.shape[0],), math.inf, dtype=X.dtype, device=X.device)
     adv = torch.zeros_like(X)
     for restart in range(restarts):
@@ -214,7 +216,7 @@ def _pgd_in_balls(score: Score, X: Tensor, y: Tensor, eps: Tensor, z0: Tensor, *
             if t == steps:
                 break
             direction, _ = _steepest(grad, norm)
-            z = _project(z - (2.5 / steps) * eps[:, None] * direction, eps, norm)  # Madry et al.'s step size
+            z = _project(z - step[:, None] * direction, eps, norm)
     return low, adv
 
 
@@ -263,18 +265,9 @@ def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tens
     flipped = torch.zeros(G * n, dtype=torch.bool, device=X.device)
     for start in range(0, G * n, chunk):
         sl = slice(start, start + chunk)
-        Xc, yc, Ec = Xs[sl], ys[sl], E[sl]
-        delta = torch.zeros_like(Xc)
-        hit = torch.zeros(Xc.shape[0], dtype=torch.bool, device=X.device)
-        for t in range(iterations + 1):
-            margin, grad = _margin_and_grad(score, Xc + delta, yc)
-            hit |= margin <= 0
-            if t == iterations:
-                break
-            size = grad.norm(dim=1, keepdim=True)
-            direction = torch.where(size > 0, grad / size.clamp_min(1e-300), 0.0)
-            delta = _project(delta - step * direction, Ec, "l2")
-        flipped[sl] = hit
+        low, _ = _pgd_in_balls(score, Xs[sl], ys[sl], E[sl], torch.zeros_like(Xs[sl]), torch.full_like(E[sl], step),
+                               norm="l2", steps=iterations, restarts=1, gen=None)
+        flipped[sl] = low <= 0
     return flipped.view(G, n)
 
 
