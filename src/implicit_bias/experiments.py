@@ -1,6 +1,9 @@
-"""The book's standard experiment: draw a cluster mixture, train two-layer networks by gradient flow, test them.
+"""The papers' experiments end to end: draw the data, train two-layer networks, test and measure them.
 
-Chapters call these instead of repeating the pipeline; sweeps reach paper scale through the same arguments.
+Frei et al. (cluster mixtures) and Vardi et al. (sphere points) by loss-normalized gradient flow; Min & Vidal's
+section 5.1 (pReLU by SGD on the orthonormal mixture) and their real-data protocol (Adam on even vs odd digits).
+Chapters and their sweep points call these same functions, so both compute the same numbers; sweeps reach paper
+scale through the same arguments.
 """
 from __future__ import annotations
 
