@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from implicit_bias import alignment, experiments
-from implicit_bias.network import TwoLayerNet, polynomial_net
+from implicit_bias.network import polynomial_net
 
 
 def test_wilson_interval_covers_the_proportion_and_is_honest_at_zero():
