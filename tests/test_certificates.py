@@ -30,5 +30,10 @@ def test_relu_layers_refuse_prelu_networks():
     net = TwoLayerNet(d=2, m=2, bias=False, activation="prelu", p=3.0)
     with pytest.raises(ValueError, match=r"net must be a ReLU TwoLayerNet"):
         relu_layers(net, net.init(runs=1, seed=0), 0)
-    assert math.isfinite(float(certified_radius(net, net.init(runs=1, seed=0), torch.ones(1, 2, dtype=torch.float64),
-                                                torch.ones(1, dtype=torch.float64))))
+    assert math.isfinite(
+        float(
+            certified_radius(
+                net, net.init(runs=1, seed=0), torch.ones(1, 2, dtype=torch.float64), torch.ones(1, dtype=torch.float64)
+            )
+        )
+    )

@@ -17,7 +17,9 @@ BUILDERS = {"append", "extend", "update", "add", "insert", "setdefault"}
 def _cells(path: Path) -> list[str]:
     """The code of a notebook's code cells, IPython magics (``%pip``) replaced by ``pass`` so that ast parses them."""
     nb = jupytext.read(path)
-    return ["\n".join(_plain(line) for line in cell.source.splitlines()) for cell in nb.cells if cell.cell_type == "code"]
+    return [
+        "\n".join(_plain(line) for line in cell.source.splitlines()) for cell in nb.cells if cell.cell_type == "code"
+    ]
 
 
 def _plain(line: str) -> str:

@@ -18,16 +18,23 @@ def _functions(tree: ast.AST) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
 
 def long_functions(source: str) -> list[str]:
     """Functions (methods and nested ones included) longer than MAX_LINES lines, signature and docstring included."""
-    return [f"{f.name} ({f.end_lineno - f.lineno + 1} lines)" for f in _functions(ast.parse(source))
-            if f.end_lineno - f.lineno + 1 > MAX_LINES]
+    return [
+        f"{f.name} ({f.end_lineno - f.lineno + 1} lines)"
+        for f in _functions(ast.parse(source))
+        if f.end_lineno - f.lineno + 1 > MAX_LINES
+    ]
 
 
 def private_imports(source: str) -> list[str]:
     """Names starting with one underscore imported from another module of the package (``_validate`` itself is the
     package's shared private module of argument checks)."""
-    return [f"{node.module}.{alias.name}" for node in ast.walk(ast.parse(source))
-            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is not None
-            for alias in node.names if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return [
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module is not None
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    ]
 
 
 def test_the_rules_catch_what_they_name():

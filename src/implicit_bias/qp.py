@@ -7,8 +7,9 @@ import numpy as np
 import scipy.sparse as sp
 
 
-def solve(P: sp.csc_matrix, q: np.ndarray, A: sp.csc_matrix, b: np.ndarray, cones: list, *,
-          tol: float) -> tuple[np.ndarray, bool]:
+def solve(
+    P: sp.csc_matrix, q: np.ndarray, A: sp.csc_matrix, b: np.ndarray, cones: list, *, tol: float
+) -> tuple[np.ndarray, bool]:
     """min x'Px/2 + q'x s.t. b - Ax in cones, silently, with gap and feasibility tolerances ``tol``: the solution
     and whether Clarabel reports it solved (or almost solved)."""
     settings = clarabel.DefaultSettings()

@@ -82,9 +82,18 @@ class RobustCurves:
         return {**{k: self.accuracy(k) for k in self.flipped}, self.ANY: self.accuracy()}
 
 
-def robust_curves(score: Score, data: Dataset, mixture: ClusterMixture, eps: Sequence[float] | np.ndarray, *,
-                  pgd_iterations: int = 100, pgd_step: float = 0.1, search_radii: Sequence[float] | None = None,
-                  generic: bool = True, seed: int = 0) -> RobustCurves:
+def robust_curves(
+    score: Score,
+    data: Dataset,
+    mixture: ClusterMixture,
+    eps: Sequence[float] | np.ndarray,
+    *,
+    pgd_iterations: int = 100,
+    pgd_step: float = 0.1,
+    search_radii: Sequence[float] | None = None,
+    generic: bool = True,
+    seed: int = 0,
+) -> RobustCurves:
     """Robust-accuracy curves of one network on labelled mixture data under four attacks:
     their PGD (``exp_loss_pgd``), the cluster-directed paths, the universal direction, and (``generic``) the
     book's DeepFool + minimum-norm PGD. Line searches run on ``search_radii`` (default: 0.01 to 2 by 0.01)."""
@@ -102,8 +111,17 @@ def robust_curves(score: Score, data: Dataset, mixture: ClusterMixture, eps: Seq
     return RobustCurves(eps=grid.numpy(), flipped=flipped, radius={k: r.cpu().numpy() for k, r in out.items()})
 
 
-def digits_curves(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, *, norm: str = "linf",
-                    max_iter: int = 50, bounds: tuple[float, float] | None = None, seed: int = 0) -> RobustCurves:
+def digits_curves(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    eps: Sequence[float] | np.ndarray,
+    *,
+    norm: str = "linf",
+    max_iter: int = 50,
+    bounds: tuple[float, float] | None = None,
+    seed: int = 0,
+) -> RobustCurves:
     """Robust-accuracy curves of a real-data network under APGD-CE (``apgd``) and the book's DeepFool +
     minimum-norm PGD (no box), in the l-infinity or l2 norm."""
     grid = check_radii(eps, "eps", allow_zero=True)
