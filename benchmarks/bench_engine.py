@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -144,12 +143,13 @@ def time_to_kkt(device: torch.device, budget: int, constant_budget: int, target:
 
 def peak_memory_mb(size: Size, steps: int, device: str) -> float:
     """Peak resident memory (CPU) or peak allocated memory (CUDA) of a training run, in a fresh process."""
+    here, dims = str(Path(__file__).parent), tuple(asdict(size).values())
     code = (
-        "import resource, sys, torch; sys.path.insert(0, %r); from bench_engine import *; "
-        "s = Size(*%r); dev = torch.device(%r); engine_seconds(s, %d, dev); "
+        f"import resource, sys, torch; sys.path.insert(0, {here!r}); from bench_engine import *; "
+        f"s = Size(*{dims!r}); dev = torch.device({device!r}); engine_seconds(s, {steps:d}, dev); "
         "print(torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' "
         "else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    ) % (str(Path(__file__).parent), tuple(asdict(size).values()), device, steps)
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -236,7 +236,7 @@ def markdown(report: dict) -> str:
     lines += ["", f"Time to the KKT direction (normalized margin within {k['tolerance']:.0%} of its long-run value): "
               f"normalized schedule {k['normalized']['steps']} steps, constant schedule {k['constant']['steps']} steps "
               f"(budget {k['constant']['budget']}, gap at end {k['constant']['relative_gap_at_end']:.3g}); "
-              f"ratio {k['step_ratio'] or ('>= %.0f' % k['step_ratio_at_least'] if k['step_ratio_at_least'] else 'n/a')}.",
+              f"ratio {k['step_ratio'] or ('>= ' + format(k['step_ratio_at_least'], '.0f') if k['step_ratio_at_least'] else 'n/a')}.",
               f"Peak memory ({report['peak_memory_mb']['size']}): {report['peak_memory_mb']['value']:.0f} MB.", "",
               "Targets: " + "; ".join(_target_line(t) for t in report["targets"]) + "."]
     return "\n".join(lines) + "\n"

@@ -8,7 +8,6 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from implicit_bias import attacks, exact, experiments, perturbations
@@ -28,7 +27,7 @@ def throughput(d: int, k: int, m: int, n_points: int, n_pgd: int, device: str = 
     score = perturbations.net_score(trained.net, trained.params)
     X, y = trained.test.X, trained.test.y
     U = perturbations.against_label(perturbations.frei_direction(trained.mixture), y)
-    radii = torch.linspace(0, 4 * math.sqrt(d / k), 101, device=X.device)[1:]
+    radii = perturbations.line_radii(4 * math.sqrt(d / k), 100, like=X)
     prof, t_flip = timed(lambda: perturbations.flip_profile(score, X, y, U, radii))
     _, t_df = timed(lambda: attacks.deepfool(score, X, y))
     _, t_pgd = timed(lambda: attacks.pgd(score, X[:n_pgd], y[:n_pgd], 4 * math.sqrt(d / k), search=5, seed=seed))
@@ -48,7 +47,7 @@ def exact_cost(d: int, widths: list[int], points: int, seed: int = 0) -> list[di
         params = net.init(runs=1, scale=1.0, seed=seed)
         f = net.forward(params, X)[0]
         y = torch.where(f >= 0, 1.0, -1.0)
-        _, seconds = timed(lambda: [exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)
+        _, seconds = timed(lambda: [exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)  # noqa: B023 (called at once)
                                     for i in range(points)])
         rows.append({"d": d, "free_neurons": m, "seconds_per_point": seconds / points})
     return rows

@@ -4,9 +4,10 @@ import math
 import pytest
 import torch
 
+from implicit_bias import alignment, constructions
 from implicit_bias.alignment import contributions, neuron_cosines, reference_directions
 from implicit_bias.constructions import frei_network
-from implicit_bias.data import cluster_mixture
+from implicit_bias.data import cluster_mixture, orthonormal_mixture
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
 
@@ -61,12 +62,30 @@ def test_own_class_cosines_of_the_construction_and_the_share_filter():
     torch.testing.assert_close(own_class_cosines(net, params, mix), torch.full((8,), 1 / math.sqrt(4)))
     # Shrink one neuron's output weight: below the share it is left out, above it is kept.
     params["v"][0, 3] = 0.05
-    assert len(own_class_cosines(net, params, mix, min_share=0.1)) == 7
-    assert len(own_class_cosines(net, params, mix, min_share=0.0)) == 8
+    assert len(own_class_cosines(net, params, mix, fraction=0.1)) == 7
+    assert len(own_class_cosines(net, params, mix, fraction=0.0)) == 8
     # A neuron voting for the other class is compared with the other class sum.
     params["v"][0, 3] = -1.0 if mix.labels[3] > 0 else 1.0
     cos = own_class_cosines(net, params, mix).sort().values
     torch.testing.assert_close(cos[:1], torch.zeros(1))
     torch.testing.assert_close(cos[1:], torch.full((7,), 0.5))
-    with pytest.raises(ValueError, match=r"min_share must be a number in \[0, 1\]"):
-        own_class_cosines(net, params, mix, min_share=2)
+    with pytest.raises(ValueError, match=r"fraction must be a number in \[0, 1\]"):
+        own_class_cosines(net, params, mix, fraction=2)
+
+
+def test_min_vidal_alignment_bad_inputs_name_the_parameter_value_and_what_is_allowed():
+    mix = orthonormal_mixture(10, 4, 2, alpha=0.1)
+    with pytest.raises(ValueError, match=r"fraction must be a number in \(0, 1\], got 0"):
+        net, params = constructions.idealized(mix, 3)
+        alignment.summarize(net, params, mix, fraction=0)
+
+
+def test_significant_neurons_are_those_above_a_fraction_of_the_largest_contribution():
+    from implicit_bias.alignment import significant
+
+    net = TwoLayerNet(d=3, m=3, bias=False)
+    params = {"W": torch.eye(3, dtype=torch.float64)[None], "v": torch.tensor([[1.0, -0.05, 0.5]], dtype=torch.float64)}
+    keep, size = significant(net, params, fraction=0.1)
+    assert keep.tolist() == [0, 2] and size.tolist() == [1.0, 0.5]
+    assert significant(net, params, fraction=0.0)[0].tolist() == [0, 2, 1]
+    assert significant(net, {**params, "v": torch.zeros(1, 3, dtype=torch.float64)}, fraction=0.1)[0].numel() == 0

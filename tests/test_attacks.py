@@ -1,13 +1,15 @@
 """Generic minimum-norm attacks: exact on linear scores, every success a confirmed sign flip, inf where none."""
 
+import numpy as np
 import pytest
 import torch
 
+from implicit_bias import attacks, constructions
 from implicit_bias.attacks import deepfool, min_norm, pgd
-from implicit_bias.data import cluster_mixture
+from implicit_bias.data import cluster_mixture, orthonormal_mixture
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
-from implicit_bias.perturbations import net_score
+from implicit_bias.perturbations import cluster_path_radius, net_score
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +87,34 @@ def test_bad_inputs_give_clear_errors(problem):
         deepfool(f, X, y[:3])
     with pytest.raises(ValueError, match="search must be"):
         pgd(f, X, y, 1.0, search=-1)
+
+
+def test_their_pgd_over_reports_the_robustness_of_F3_but_not_of_F():
+    mix = orthonormal_mixture(20, 4, 2, alpha=0.01)
+    pts = mix.sample(40, seed=3)
+    F3 = net_score(*constructions.idealized(mix, 3))
+    cluster = cluster_path_radius(F3, pts, mix, np.linspace(0.01, 1.5, 150))
+    assert float(cluster.max()) < 0.72  # the cheapest flip: half-way to another centre, ~ sqrt(2)/2
+    flipped = attacks.exp_loss_pgd(F3, pts.X, pts.y, [0.6, 0.8], iterations=60)
+    assert not flipped[0].any()  # below sqrt(2)/2 nothing flips: the network is robust there
+    assert not flipped[1].any(), "their PGD should miss every flip at 0.8 on F^(3) (vanishing gradients)"
+    # The attack itself works: it follows the only gradient there is, -mu_k, and flips once <x, mu_k> ~ 0.
+    assert attacks.exp_loss_pgd(F3, pts.X, pts.y, [1.1], iterations=60).all()
+
+
+def test_apgd_wrapper_flips_a_linear_score_exactly_beyond_its_linf_distance():
+    w = torch.tensor([1.0, -2.0, 0.5, 0.0])
+    score = lambda X: X @ w - 0.3  # noqa: E731
+    X = torch.rand(30, 4, generator=torch.Generator().manual_seed(0)) * 0.2 + 0.4
+    y = torch.sign(score(X))
+    dist = (score(X).abs() / w.abs().sum()).numpy()  # l-infinity distance to the hyperplane
+    eps = [0.0, float(dist.min()) * 0.9, float(dist.max()) * 1.1]
+    flipped = attacks.apgd(score, X, y, eps, norm="linf", max_iter=20).numpy()
+    assert not flipped[0].any() and not flipped[1].any() and flipped[2].all()
+
+
+def test_min_vidal_attacks_bad_inputs_name_the_parameter_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match=r"step must be a finite number > 0, got 0"):
+        attacks.exp_loss_pgd(lambda X: X.sum(1), torch.ones(2, 3), torch.ones(2), [0.1], step=0)
+    with pytest.raises(ValueError, match=r"norm must be one of 'l2', 'linf', got 'l1'"):
+        attacks.apgd(lambda X: X.sum(1), torch.ones(2, 3), torch.ones(2), [0.1], norm="l1")

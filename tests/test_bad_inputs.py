@@ -11,6 +11,7 @@ import torch
 from implicit_bias import (
     alignment,
     attacks,
+    certificates,
     constructions,
     data,
     exact,
@@ -136,7 +137,7 @@ CASES = [
     ("exact numpy x", lambda: exact.exact_distance(LINE, LINE_P, POINT.numpy(), 1.0, math.inf), TypeError, ["x must be a torch.Tensor"]),
     ("exact NaN params", lambda: exact.exact_distance(LINE, dict(LINE_P, W=with_nan(LINE_P["W"])), POINT, 1.0, math.inf), ValueError, ["params['W'] must be a finite"]),
     ("exact memory", lambda: exact.exact_distance(TwoLayerNet(d=2, m=30), TwoLayerNet(d=2, m=30).init(scale=1.0), POINT, 1.0 if float(perturbations.net_score(TwoLayerNet(d=2, m=30), TwoLayerNet(d=2, m=30).init(scale=1.0))(POINT[None])) > 0 else -1.0, math.inf, max_free=30), ValueError, ["2^30 activation patterns", "GiB"]),
-    ("certified NaN params", lambda: exact.certified_radius(NET, dict(P, b=with_nan(P["b"])), X, Y), ValueError, ["params['b'] must be a finite"]),
+    ("certified NaN params", lambda: certificates.certified_radius(NET, dict(P, b=with_nan(P["b"])), X, Y), ValueError, ["params['b'] must be a finite"]),
     # --- attacks ---
     ("deepfool NaN point", lambda: attacks.deepfool(SCORE, with_nan(X), Y), ValueError, ["X must be a finite", "1 NaN"]),
     ("deepfool NaN params", lambda: attacks.deepfool(perturbations.net_score(NET, dict(P, v=with_nan(P["v"]))), X, Y), ValueError, ["score must be finite", "non-finite values"]),

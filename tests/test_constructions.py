@@ -1,16 +1,25 @@
 """Robust constructions and reference classifiers: their formulas, certificates and the papers' radii."""
 import math
 
+import numpy as np
 import pytest
 import torch
+from scipy.optimize import minimize
 
+from implicit_bias import constructions
 from implicit_bias.attacks import min_norm
-from implicit_bias.constructions import (frei_network, min_vidal_F, min_vidal_Fp, nearest_mean, sup_distance,
-                                         vardi_network)
+from implicit_bias.certificates import certified_radius
+from implicit_bias.constructions import (
+    frei_network,
+    min_vidal_F,
+    min_vidal_Fp,
+    nearest_mean,
+    sup_distance,
+    vardi_network,
+)
 from implicit_bias.data import Dataset, cluster_mixture, orthonormal_mixture, sphere_data
-from implicit_bias.exact import certified_radius, exact_distance
-from implicit_bias.perturbations import (against_label, cluster_path_radius, flip_radius, min_vidal_direction,
-                                         net_score)
+from implicit_bias.exact import exact_distance
+from implicit_bias.perturbations import against_label, cluster_path_radius, flip_radius, min_vidal_direction, net_score
 
 relu = torch.relu
 
@@ -106,3 +115,67 @@ def test_bad_inputs_give_clear_errors():
         min_vidal_Fp(orthonormal_mixture(10, 4, 2, alpha=0.0), p=0.5)
     with pytest.raises(ValueError, match="samples must be a positive integer"):
         sup_distance(lambda X: X[:, 0], lambda X: X[:, 1], 5, samples=0)
+
+
+def test_universal_radius_of_F_in_closed_form_matches_bisection_on_noisy_points():
+    mix = orthonormal_mixture(30, 7, 3, alpha=0.4)
+    pts = mix.sample(300, seed=1)
+    closed = constructions.universal_radius_F(mix, pts.X, pts.y)
+    F = net_score(*constructions.idealized(mix, 1))
+    bisected = flip_radius(F, pts.X, pts.y, against_label(min_vidal_direction(mix), pts.y), np.linspace(0.005, 2, 400))
+    torch.testing.assert_close(closed, bisected, rtol=0, atol=1e-9)
+    assert closed.std() > 0.01  # the noise matters: not every point sits at 1/sqrt(K)
+    centres = Dataset(X=mix.means, y=mix.labels, cluster=torch.arange(7))
+    torch.testing.assert_close(constructions.universal_radius_F(mix, centres.X, centres.y),
+                               torch.full((7,), constructions.centre_radius_F(7)), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("p", [1.5, 3.0, 4.0])
+def test_centre_distance_of_Fp_is_the_minimum_over_all_perturbations(p):
+    K, K1 = 5, 2  # a positive centre has K_other = 3 clusters of the other class
+    mix = orthonormal_mixture(K, K, K1, alpha=0.0)
+    F = net_score(*constructions.idealized(mix, p))
+    x0 = mix.means[0]
+    closed = constructions.centre_distance_Fp(p, K - K1)
+    margin = lambda d: -float(F(torch.as_tensor(x0.numpy() + d)[None])[0])  # >= 0 once flipped  # noqa: E731
+    rng = np.random.default_rng(0)
+    best = math.inf
+    for _ in range(12):
+        start = rng.normal(size=K) * 0.5
+        res = minimize(lambda d: d @ d, start, jac=lambda d: 2 * d, method="SLSQP",
+                       constraints=[{"type": "ineq", "fun": margin}], options={"ftol": 1e-12, "maxiter": 500})
+        if res.success and margin(res.x) >= -1e-9:
+            best = min(best, math.sqrt(res.x @ res.x))
+    assert best >= closed - 1e-6, "a perturbation shorter than the closed form flips F^(p)"
+    assert best == pytest.approx(closed, rel=1e-4)
+    if p >= 2:
+        assert closed == pytest.approx(math.sqrt(2) / 2)
+        path = cluster_path_radius(F, Dataset(X=x0[None], y=mix.labels[:1], cluster=torch.tensor([0])), mix,
+                                   np.linspace(0.01, 1.5, 150))
+        assert float(path[0]) == pytest.approx(closed, abs=1e-9)
+
+
+def test_centre_distance_of_F1_is_one_over_sqrt_of_K_other_plus_one():
+    assert constructions.centre_distance_Fp(1, 4) == pytest.approx(1 / math.sqrt(5))
+    assert constructions.centre_distance_Fp(2, 9) == pytest.approx(math.sqrt(2) / 2)
+
+
+def test_min_vidal_constructions_bad_inputs_name_the_parameter_value_and_what_is_allowed():
+    mix = orthonormal_mixture(10, 4, 2, alpha=0.1)
+    with pytest.raises(ValueError, match=r"p must be a number >= 1, got 0.5"):
+        constructions.idealized(mix, 0.5)
+    with pytest.raises(ValueError, match=r"K_other must be a positive integer, got 0"):
+        constructions.centre_distance_Fp(3, 0)
+    with pytest.raises(ValueError, match=r"mixture must have orthonormal centres"):
+        frei = cluster_mixture(10, 4)
+        constructions.universal_radius_F(frei, frei.means, frei.labels)
+
+
+def test_idealized_radii_of_F_and_Fp_per_number_of_centres():
+    radii = constructions.idealized_radii(40, [4, 10], 0.0, 3, 20, seed=0)
+    assert sorted(radii) == [4, 10]
+    for K, r in radii.items():  # noiseless points: F flips at 1/sqrt(K), F^(3) at sqrt(2)/2
+        torch.testing.assert_close(r["F"], torch.full((20,), 1 / math.sqrt(K), dtype=torch.float64))
+        assert torch.allclose(r["Fp"], torch.full((20,), constructions.SQRT2_HALF, dtype=torch.float64), atol=1e-6)
+    with pytest.raises(ValueError, match=r"every K must be >= 2"):
+        constructions.idealized_radii(10, [1], 0.1, 3, 5)

@@ -1,10 +1,11 @@
 """The data models: geometry, determinism and argument checks."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
-from implicit_bias.data import cluster_mixture, orthonormal_mixture, sphere_data
+from implicit_bias.data import cluster_mixture, even_odd, orthonormal_mixture, sphere_data
 
 
 @pytest.mark.parametrize("means", ["orthogonal", "gaussian"])
@@ -117,3 +118,27 @@ def test_orthogonal_means_do_not_depend_on_the_thread_count():
         torch.set_num_threads(threads)
     assert torch.equal(one, two)
     assert torch.get_num_threads() == threads  # restored
+
+
+def test_even_odd_digits_are_scaled_split_by_digit_and_centred():
+    digits_data = even_odd("digits", test_fraction=0.25, seed=1)
+    n_train, n_test = digits_data.X_train.shape[0], digits_data.X_test.shape[0]
+    assert n_train + n_test == 1797 and digits_data.d == 64 and abs(n_test / 1797 - 0.25) < 0.01
+    assert float(digits_data.X_train.min()) >= 0 and float(digits_data.X_train.max()) <= 1
+    assert set(digits_data.y_train.unique().tolist()) == {-1.0, 1.0}
+    from sklearn.datasets import load_digits
+
+    raw = load_digits()
+    # Every training image is one of scikit-learn's, labelled +1 exactly when its digit is even.
+    index = {tuple((row / 16).tolist()): int(t) for row, t in zip(raw.data, raw.target)}
+    digits = np.array([index[tuple(x.tolist())] for x in digits_data.X_train])
+    np.testing.assert_array_equal(digits_data.y_train.numpy(), np.where(digits % 2 == 0, 1.0, -1.0))
+    torch.testing.assert_close(digits_data.centre, digits_data.X_train.mean(0))
+    assert float((digits_data.X_train - digits_data.centre).mean(0).abs().max()) < 1e-12
+
+
+def test_min_vidal_data_bad_inputs_name_the_parameter_value_and_what_is_allowed():
+    with pytest.raises(ValueError, match=r"name must be one of 'digits', 'mnist', got 'cifar'"):
+        even_odd("cifar")
+    with pytest.raises(ValueError, match=r"test_fraction must be a number in \(0, 1\), got 1.5"):
+        even_odd("digits", test_fraction=1.5)

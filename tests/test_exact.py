@@ -5,8 +5,9 @@ import pytest
 import torch
 
 from implicit_bias.attacks import min_norm
+from implicit_bias.certificates import certified_radius, lipschitz_bound
 from implicit_bias.data import cluster_mixture
-from implicit_bias.exact import (certified_radius, exact_distance, lipschitz_bound, robustness_report)
+from implicit_bias.exact import exact_distance, robustness_report
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
 from implicit_bias.perturbations import net_score
@@ -47,6 +48,9 @@ def test_exact_distance_matches_a_grid_search_in_two_dimensions(seed):
         # The grid's nearest flipped node is within half a cell diagonal of the true boundary point.
         assert rep.exact[i] <= brute + 1e-12 and brute <= rep.exact[i] + h / math.sqrt(2), (i, brute, rep.exact[i])
     assert checked >= 8
+    assert rep.brackets_hold()  # certificate <= exact <= best attack on every solved point
+    broken = type(rep)(lower=rep.exact * 2 + 1, exact=rep.exact, upper=rep.upper)
+    assert not broken.brackets_hold()
     for name, up in rep.upper.items():
         assert torch.all(up >= rep.exact * (1 - 1e-9)), name
     assert torch.all(rep.lower <= rep.exact * (1 + 1e-9))

@@ -160,3 +160,16 @@ def test_run_sum_is_the_sum_and_does_not_depend_on_the_thread_count():
     assert torch.equal(one, two)
     torch.testing.assert_close(one, plain, rtol=1e-12, atol=0)
     assert torch.equal(run_sum(t[:, :1, :10]), t[:, 0, :10].sum(-1))  # short rows: one plain sum
+
+
+def test_polynomial_net_is_the_relu_for_p_1_and_homogeneous_of_its_degree():
+    from implicit_bias.network import homogeneity_error, polynomial_net
+
+    assert polynomial_net(5, 3, 1, bias=True).activation == "relu"
+    net = polynomial_net(5, 3, 2.5, bias=False)
+    assert net.activation == "prelu" and net.p == 2.5
+    X = torch.randn(7, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for model in (net, polynomial_net(5, 3, 1, bias=True)):
+        assert homogeneity_error(model, model.init(runs=1, scale=0.5, seed=1), X) < 1e-12
+    with pytest.raises(ValueError, match=r"p must be a number >= 1, got 0.5"):
+        polynomial_net(5, 3, 0.5, bias=False)

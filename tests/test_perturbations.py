@@ -7,8 +7,17 @@ import torch
 from implicit_bias.data import Dataset, cluster_mixture, orthonormal_mixture
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
-from implicit_bias.perturbations import (against_label, cluster_path, flip_profile, flip_radius, frei_direction,
-                                         min_vidal_direction, net_score, profile, vardi_direction)
+from implicit_bias.perturbations import (
+    against_label,
+    cluster_path,
+    flip_profile,
+    flip_radius,
+    frei_direction,
+    min_vidal_direction,
+    net_score,
+    profile,
+    vardi_direction,
+)
 
 
 def linear(w, c=0.0):
@@ -154,3 +163,14 @@ def test_own_mean_direction_points_away_from_each_points_mean():
     torch.testing.assert_close(cos, -torch.ones(20))
     with pytest.raises(ValueError, match=r"cluster indices must lie in \[0, 5\)"):
         own_mean_direction(mix, torch.tensor([0, 5]))
+
+
+def test_line_radii_are_equal_steps_up_to_the_reach_without_zero():
+    from implicit_bias.perturbations import line_radii
+
+    like = torch.zeros(1, dtype=torch.float32)
+    grid = line_radii(2.0, 4, like=like)
+    assert grid.dtype == torch.float32 and grid.tolist() == [0.5, 1.0, 1.5, 2.0]
+    assert line_radii(1.0).dtype == torch.float64 and line_radii(1.0).shape == (200,)
+    with pytest.raises(ValueError, match=r"grid must be a positive integer, got 0"):
+        line_radii(1.0, 0)

@@ -48,7 +48,7 @@ class Repository:
     root_doc: str     # the introduction, e.g. chapters/intro
 
     @classmethod
-    def from_config(cls, root: Path = ROOT) -> "Repository":
+    def from_config(cls, root: Path = ROOT) -> Repository:
         config = yaml.safe_load((root / "_config.yml").read_text())
         toc = yaml.safe_load((root / "_toc.yml").read_text())
         repo = config["repository"]
@@ -113,7 +113,7 @@ def render_citation(text: str, repo: Repository) -> str:
         pattern = re.compile(rf"^{re.escape(key)}:.*$", re.M)  # top-level keys only (references are indented)
         if len(pattern.findall(text)) != 1:
             raise ValueError(f"CITATION.cff must have exactly one top-level `{key}:` line")
-        text = pattern.sub(lambda _: f"{key}: {json.dumps(values[key])}", text)
+        text = pattern.sub(lambda _: f"{key}: {json.dumps(values[key])}", text)  # noqa: B023 (used at once)
     return text
 
 

@@ -327,3 +327,18 @@ def flips(name: str, score: object, X: torch.Tensor, y: torch.Tensor, delta: tor
     if bool(bad.any()):
         raise ValueError(f"{name} must flip every point it claims to (y f(x + delta) <= 0); {int(bad.sum())} of "
                          f"{rows.numel()} are not flipped, e.g. point {int(rows[bad][0])}")
+
+
+def exponent(name: str, value: object) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite number >= 1 (a pReLU degree p)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not (1 <= float(value) < float("inf")):
+        raise ValueError(f"{name} must be a number >= 1, got {value!r}")
+    return float(value)
+
+
+def fraction(name: str, value: object, interval: str = "(0, 1]") -> float:
+    """Return ``value`` as a float, or raise unless it lies in ``interval``: "(0, 1]", "[0, 1]" or "(0, 1)"."""
+    inside = {"(0, 1]": lambda v: 0 < v <= 1, "[0, 1]": lambda v: 0 <= v <= 1, "(0, 1)": lambda v: 0 < v < 1}
+    if isinstance(value, bool) or not isinstance(value, Real) or not inside[interval](float(value)):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return float(value)

@@ -11,13 +11,15 @@ PGD costs steps * restarts * (search + 1) passes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from . import _validate as check
-from .perturbations import Score, bisect, check_points
+from .perturbations import Score, bisect, check_points, check_radii
 
 NORMS = ("l2", "linf")
 
@@ -160,48 +162,67 @@ def pgd(
     best = start if start is not None else AttackResult(torch.full((n,), math.inf).to(X), torch.zeros_like(X))
     if best.radius.shape != (n,) or best.delta.shape != X.shape:
         raise ValueError(f"start must hold radius ({n},) and delta {tuple(X.shape)}, got {tuple(best.radius.shape)} and {tuple(best.delta.shape)}")
-    radius, delta = best.radius.clone(), best.delta.clone()
-    lo = torch.zeros(n, dtype=X.dtype, device=X.device)
-
-    def attempt(idx: Tensor, eps: Tensor) -> None:
-        """PGD at radius eps for points idx; record shrunk flips that improve on the best so far."""
-        Xi, yi = X[idx], y[idx]
-        low = torch.full((len(idx),), math.inf, dtype=X.dtype, device=X.device)
-        adv = torch.zeros_like(Xi)
-        for restart in range(restarts):
-            if restart == 0:
-                z = _project(delta[idx] * (eps / _norm(delta[idx], norm).clamp_min(1e-300))[:, None], eps, norm)
-            else:
-                z = _random_ball(len(idx), X.shape[1], eps, norm, gen).to(X)
-            for t in range(steps + 1):
-                margin, grad = _margin_and_grad(score, Xi + z, yi)
-                # Keep the most violating point, not the first flip: its direction is the nearer boundary.
-                lower = margin < low
-                adv[lower], low = z[lower], torch.minimum(low, margin)
-                if t == steps:
-                    break
-                direction, _ = _steepest(grad, norm)
-                z = _project(z - (2.5 / steps) * eps[:, None] * direction, eps, norm)  # Madry et al.'s step size
-        hit = low <= 0
-        if hit.any():
-            r, d = _shrink(score, Xi[hit], yi[hit], adv[hit], norm, iters)
-            rows = idx[hit]
-            better = r < radius[rows]
-            radius[rows[better]], delta[rows[better]] = r[better], d[better]
-        lo[idx[~hit]] = torch.maximum(lo[idx[~hit]], eps[~hit])
-
+    state = _Search(best.radius.clone(), best.delta.clone(), torch.zeros(n, dtype=X.dtype, device=X.device))
+    run = dict(norm=norm, steps=steps, restarts=restarts, iters=iters, gen=gen)
     with torch.no_grad():
         clean = y * score(X) <= 0
-    radius[clean], delta[clean] = 0.0, 0.0
-    first = (~clean & ~(radius <= eps_max)).nonzero()[:, 0]
+    state.radius[clean], state.delta[clean] = 0.0, 0.0
+    first = (~clean & ~(state.radius <= eps_max)).nonzero()[:, 0]
     if first.numel():
-        attempt(first, eps_max[first])
+        _attempt(score, X, y, first, eps_max[first], state, **run)
     for _ in range(search):
-        idx = (torch.isfinite(radius) & (radius > 0) & (lo < radius)).nonzero()[:, 0]
+        idx = (torch.isfinite(state.radius) & (state.radius > 0) & (state.lo < state.radius)).nonzero()[:, 0]
         if idx.numel() == 0:
             break
-        attempt(idx, (lo[idx] + radius[idx]) / 2)
-    return AttackResult(radius=radius, delta=delta)
+        _attempt(score, X, y, idx, (state.lo[idx] + state.radius[idx]) / 2, state, **run)
+    return AttackResult(radius=state.radius, delta=state.delta)
+
+
+@dataclass
+class _Search:
+    """The bisection state of minimum-norm PGD, per point: best flip radius and perturbation, largest radius
+    at which PGD found no flip."""
+
+    radius: Tensor
+    delta: Tensor
+    lo: Tensor
+
+
+def _attempt(score: Score, X: Tensor, y: Tensor, idx: Tensor, eps: Tensor, state: _Search, *, norm: str, steps: int,
+             restarts: int, iters: int, gen: torch.Generator) -> None:
+    """PGD at radius eps for points idx; record shrunk flips that improve on the best so far, raise lo elsewhere."""
+    Xi, yi, prev = X[idx], y[idx], state.delta[idx]
+    z0 = _project(prev * (eps / _norm(prev, norm).clamp_min(1e-300))[:, None], eps, norm)
+    step = (2.5 / steps) * eps  # Madry et al.'s step size
+    low, adv = _pgd_in_balls(score, Xi, yi, eps, z0, step, norm=norm, steps=steps, restarts=restarts, gen=gen)
+    hit = low <= 0
+    if hit.any():
+        r, d = _shrink(score, Xi[hit], yi[hit], adv[hit], norm, iters)
+        rows = idx[hit]
+        better = r < state.radius[rows]
+        state.radius[rows[better]], state.delta[rows[better]] = r[better], d[better]
+    state.lo[idx[~hit]] = torch.maximum(state.lo[idx[~hit]], eps[~hit])
+
+
+def _pgd_in_balls(score: Score, X: Tensor, y: Tensor, eps: Tensor, z0: Tensor, step: Tensor, *, norm: str, steps: int,
+                  restarts: int, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
+    """Projected steepest descent on the margin in the balls of radii eps, by ``step`` (per point) along the unit
+    steepest direction, from z0 (restart 0) and from uniform points of the balls (the others, drawn from gen):
+    the lowest margin seen per point over every iterate, and the perturbation that reached it."""
+    low = torch.full((X.shape[0],), math.inf, dtype=X.dtype, device=X.device)
+    adv = torch.zeros_like(X)
+    for restart in range(restarts):
+        z = z0 if restart == 0 else _random_ball(X.shape[0], X.shape[1], eps, norm, gen).to(X)
+        for t in range(steps + 1):
+            margin, grad = _margin_and_grad(score, X + z, y)
+            # Keep the most violating point, not the first flip: its direction is the nearer boundary.
+            lower = margin < low
+            adv[lower], low = z[lower], torch.minimum(low, margin)
+            if t == steps:
+                break
+            direction, _ = _steepest(grad, norm)
+            z = _project(z - step[:, None] * direction, eps, norm)
+    return low, adv
 
 
 def _random_ball(n: int, d: int, eps: Tensor, norm: str, gen: torch.Generator) -> Tensor:
@@ -227,3 +248,93 @@ def min_norm(score: Score, X: Tensor, y: Tensor, *, norm: str = "l2", seed: int 
     take = ref.radius < df.radius
     best = AttackResult(torch.where(take, ref.radius, df.radius), torch.where(take[:, None], ref.delta, df.delta))
     return {"deepfool": df, "pgd": ref, "best": best}
+
+
+def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tensor | np.ndarray, *,
+                 step: float = 0.1, iterations: int = 100, chunk: int = 20_000) -> Tensor:
+    """Min & Vidal's attack: l2 PGD on the exponential loss exp(-y f(x + delta)) with normalized-gradient steps.
+
+    For every radius eps_g and point, delta starts at 0, moves by ``step`` along the normalized gradient of
+    the loss (the paper: 0.1, 2000 iterations) and is projected back onto the l2 ball of radius eps_g. The
+    normalized gradient of e^(-q) is that of -q, so the margin's gradient is used (no underflow). A point
+    counts as flipped at eps_g if any iterate has margin <= 0 (checked in float64; at least as strong as
+    looking at the last iterate only). Returns flipped, (G, n) bool. All radii run as one batch of G n
+    points, in chunks of at most ``chunk`` points.
+    """
+    grid = check_radii(eps, "eps", allow_zero=True).to(X)
+    step = check.positive_real("step", step)
+    iterations = check.positive_int("iterations", iterations)
+    chunk = check.positive_int("chunk", chunk)
+    G, n = grid.numel(), X.shape[0]
+    Xs, ys, E = X.repeat(G, 1), y.repeat(G), grid.repeat_interleave(n)
+    flipped = torch.zeros(G * n, dtype=torch.bool, device=X.device)
+    for start in range(0, G * n, chunk):
+        sl = slice(start, start + chunk)
+        low, _ = _pgd_in_balls(score, Xs[sl], ys[sl], E[sl], torch.zeros_like(Xs[sl]), torch.full_like(E[sl], step),
+                               norm="l2", steps=iterations, restarts=1, gen=None)
+        flipped[sl] = low <= 0
+    return flipped.view(G, n)
+
+
+class _TwoLogits(torch.nn.Module):
+    """A one-logit score as two logits [-f/2, f/2] (their difference is f), for libraries that want classes."""
+
+    def __init__(self, score: Score):
+        super().__init__()
+        self.score = score
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.score(x.reshape(x.shape[0], -1).to(torch.float64))
+        return torch.stack([-f / 2, f / 2], dim=1)  # float64: a float32 cross-entropy saturates at large margins
+
+
+def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, *, norm: str = "linf",
+         max_iter: int = 50, restarts: int = 1, bounds: tuple[float, float] | None = None, temperature: float = 1.0,
+         seed: int = 0, batch_size: int = 1000) -> Tensor:
+    """APGD-CE (Croce & Hein) from the Adversarial Robustness Toolbox on the two-logit wrapper of a score.
+
+    For each eps > 0 of the grid: ART's ``AutoProjectedGradientDescent`` with the cross-entropy loss on the
+    logits [-f/2, f/2] / ``temperature``; inputs clipped to ``bounds`` when given (the paper kept MNIST pixels
+    in [0, 1]; None: no box, the threat model of the book's own attacks). ART computes in float32; each
+    adversarial example is projected back onto the eps-ball (and the box) in float64, and a flip counts only if
+    y f(x + delta) <= 0 there. Radius 0 counts misclassified points. ART draws its random starts from numpy's
+    global generator, seeded here with ``seed``. Returns flipped, (G, n) bool.
+
+    Pitfall: at margins of a few tens the cross-entropy gradient is ~e^(-margin), below the tolerance that ART
+    adds to the l2 norm when it normalizes the gradient, so l2 APGD-CE stalls on confidently classified points
+    and over-reports robustness at large radii; a temperature > 1 (or the book's margin-based attacks) fixes it.
+    """
+    from art.attacks.evasion import AutoProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    grid = check_radii(eps, "eps", allow_zero=True)
+    check.choice("norm", norm, NORMS)
+    max_iter, restarts = check.positive_int("max_iter", max_iter), check.positive_int("restarts", restarts)
+    temperature = check.positive_real("temperature", temperature)
+    batch_size = check.positive_int("batch_size", batch_size)
+    if bounds is not None and not (len(bounds) == 2 and bounds[0] < bounds[1]):
+        raise ValueError(f"bounds must be None or (low, high) with low < high, got {bounds!r}")
+    model = _TwoLogits(lambda Z: score(Z) / temperature)
+    clip = None if bounds is None else (float(bounds[0]), float(bounds[1]))
+    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(X.shape[1],), nb_classes=2,
+                            clip_values=clip, device_type="cpu")
+    onehot = np.eye(2, dtype=np.float32)[(y > 0).long().cpu().numpy()]
+    x32 = X.detach().cpu().numpy().astype(np.float32)
+    with torch.no_grad():
+        clean = y * score(X) <= 0
+    out = []
+    for e in grid.tolist():
+        if e == 0:
+            out.append(clean)
+            continue
+        np.random.seed(seed)
+        attack = AutoProjectedGradientDescent(clf, norm=np.inf if norm == "linf" else 2, eps=e, eps_step=2 * e,
+                                              max_iter=max_iter, nb_random_init=restarts, batch_size=batch_size,
+                                              loss_type="cross_entropy", verbose=False)
+        adv = torch.as_tensor(attack.generate(x=x32, y=onehot)).to(X)
+        adv = X + _project(adv - X, torch.full((X.shape[0],), e).to(X), norm)
+        if bounds is not None:
+            adv = adv.clamp(*clip)
+        with torch.no_grad():
+            out.append(clean | (y * score(adv) <= 0))
+    return torch.stack(out)

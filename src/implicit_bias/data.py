@@ -1,4 +1,5 @@
-"""The data models of the three papers: cluster mixtures (Frei et al.; Min & Vidal) and nearly orthogonal points (Vardi et al.).
+"""The data of the three papers: cluster mixtures (Frei et al.; Min & Vidal), nearly orthogonal points (Vardi
+et al.), and Min & Vidal's real images (even vs odd digits).
 
 Everything random is drawn on the CPU from an explicit ``torch.Generator`` and then moved to the device, so
 the same seed gives bit-identical data on every machine.
@@ -8,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -208,3 +210,59 @@ def cosine_gram(X: Tensor) -> Tensor:
         raise ValueError("X must have no zero row: a zero point has no direction (its cosines would be NaN)")
     U = X / X.norm(dim=1, keepdim=True)
     return U @ U.T
+
+
+def subset(data: Dataset, n: int) -> Dataset:
+    """The first n points of a data set (all of them if it has fewer)."""
+    n = check.positive_int("n", n)
+    return Dataset(X=data.X[:n], y=data.y[:n], cluster=None if data.cluster is None else data.cluster[:n])
+
+
+@dataclass(frozen=True)
+class EvenOdd:
+    """Images as rows with pixels in [0, 1], labels +1 (even digit) / -1 (odd), and the training mean."""
+
+    name: str
+    X_train: Tensor
+    y_train: Tensor
+    X_test: Tensor
+    y_test: Tensor
+
+    @property
+    def centre(self) -> Tensor:
+        """The mean training image: the network sees x - centre."""
+        return self.X_train.mean(0)
+
+    @property
+    def d(self) -> int:
+        return self.X_train.shape[1]
+
+
+DATASETS = ("digits", "mnist")
+
+
+def even_odd(name: str = "digits", *, test_fraction: float = 0.3, seed: int = 0, data_home: str | None = None,
+             dtype: torch.dtype = torch.float64) -> EvenOdd:
+    """Even-vs-odd digits: ``"digits"`` is scikit-learn's bundled 8x8 set (1797 images, split stratified by
+    digit with ``test_fraction`` and ``seed``); ``"mnist"`` downloads MNIST (70000 28x28 images) with
+    ``fetch_openml`` into ``data_home`` and keeps its standard 60000/10000 split (needs the network)."""
+    check.choice("name", name, DATASETS)
+    dtype = check.float_dtype(dtype)
+    if name == "digits":
+        check.fraction("test_fraction", test_fraction, "(0, 1)")
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+
+        raw = load_digits()
+        X, digit = raw.data / 16.0, raw.target
+        X_tr, X_te, d_tr, d_te = train_test_split(X, digit, test_size=test_fraction, random_state=seed,
+                                                  stratify=digit)
+    else:
+        from sklearn.datasets import fetch_openml
+
+        raw = fetch_openml("mnist_784", version=1, as_frame=False, data_home=data_home, parser="auto")
+        X, digit = raw.data / 255.0, raw.target.astype(int)
+        X_tr, X_te, d_tr, d_te = X[:60000], X[60000:], digit[:60000], digit[60000:]
+    as_t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float64)).to(dtype)  # noqa: E731
+    label = lambda d: as_t(np.where(np.asarray(d) % 2 == 0, 1.0, -1.0))  # noqa: E731
+    return EvenOdd(name=name, X_train=as_t(X_tr), y_train=label(d_tr), X_test=as_t(X_te), y_test=label(d_te))

@@ -1,4 +1,5 @@
-"""Exact minimum l2 distances to the decision boundary of small two-layer ReLU networks, and certified lower bounds.
+"""Exact minimum l2 distances to the decision boundary of small two-layer ReLU networks, and the bracket
+certificate <= exact <= attack of every point (``robustness_report``).
 
 On each activation pattern A the network is affine, f_A(x) = sum_{j in A} v_j (w_j^T x + b_j), so the
 distance to the other side within the pattern's region is a convex QP:
@@ -24,61 +25,17 @@ import torch
 from torch import Tensor
 
 from . import _validate as check
+from . import qp
 from .attacks import min_norm
+from .certificates import certified_radius, lipschitz_bound, relu_layers
 from .network import Params, TwoLayerNet
-from .perturbations import check_points, net_score, select_run
+from .perturbations import check_points, net_score
 
 MAX_FREE = 16  # 2^16 patterns: bounds for all of them in milliseconds, and pruning leaves few QPs
 
 
 class TooManyFreeNeurons(ValueError):
     """More neurons meet the attack's ball than the exact solver enumerates."""
-
-
-def _relu_net(net: TwoLayerNet, params: Params, run: int) -> tuple[Tensor, Tensor, Tensor]:
-    """W (m, d), b (m,), v (m,) of one run of a ReLU network (refuses pReLU: its regions are not affine)."""
-    if not isinstance(net, TwoLayerNet) or net.p != 1:
-        raise ValueError(f"net must be a ReLU TwoLayerNet (p = 1), got {net!r}")
-    check.params("params", params)
-    one = select_run(params, run)
-    W = one["W"][0]
-    b = one["b"][0] if net.bias else torch.zeros(net.m, dtype=W.dtype, device=W.device)
-    return W, b, net.outer(one)[0]
-
-
-def lipschitz_bound(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, run: int = 0) -> Tensor:
-    """Certified radius max(y f(x), 0) / sum_j |v_j| ||w_j||: f is Lipschitz with that constant, (n,)."""
-    W, _, v = _relu_net(net, params, run)
-    check_points(X, y, net.d)
-    lip = (v.abs() * W.norm(dim=1)).sum()
-    with torch.no_grad():
-        margin = y * net_score(net, params, run)(X)
-    return margin.clamp_min(0) / lip if lip > 0 else torch.where(margin > 0, math.inf, 0.0).to(X)
-
-
-def certified_radius(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, run: int = 0) -> Tensor:
-    """Sign certificate, (n,): within ||z|| < r one neuron of the label's sign stays on and every neuron of the
-    other sign stays off, so sign f(x + z) = y. With pre-activations a_j and slopes ||w_j||,
-
-        r(x) = max(0, min( max_{j: sign v_j = y} a_j / ||w_j||,  min_{j: sign v_j = -y} -a_j / ||w_j|| )).
-
-    Tight for the robust constructions (one active neuron per point); valid for ReLU and pReLU alike.
-    """
-    check_points(X, y, net.d)
-    check.params("params", params)
-    one = select_run(params, run)
-    a = net.preactivations(one, X)[0]  # (n, m)
-    slope = one["W"][0].norm(dim=1)
-    if net.bias:  # a neuron with w_j = 0 is constant: on for ever if b_j > 0, off for ever otherwise
-        const = torch.where(a > 0, math.inf, -math.inf)
-    else:
-        const = torch.full_like(a, -math.inf)
-    slack = torch.where(slope > 0, a / slope.clamp_min(1e-300), const)
-    sign = net.outer(one)[0].sign()
-    same, other = sign[None] == y[:, None], sign[None] == -y[:, None]
-    keep = torch.where(same, slack, -math.inf).amax(1)
-    stay_off = torch.where(other, -slack, math.inf).amin(1)
-    return torch.minimum(keep, stay_off).clamp_min(0)
 
 
 def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarray, fx: float) -> np.ndarray | None:
@@ -88,15 +45,9 @@ def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarra
     sign = np.where(state, -1.0, 1.0)  # active: -w^T z <= pre; inactive: w^T z <= -pre
     A = np.vstack([sign[:, None] * W, g[None]])
     b = np.concatenate([np.where(state, pre, -pre), [-fx]])
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-10
-    solver = clarabel.DefaultSolver(sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b,
-                                    [clarabel.NonnegativeConeT(len(b))], settings)
-    sol = solver.solve()
-    if sol.status not in (clarabel.SolverStatus.Solved, clarabel.SolverStatus.AlmostSolved):
-        return None
-    return np.asarray(sol.x)
+    z, solved = qp.solve(sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b,
+                         [clarabel.NonnegativeConeT(len(b))], tol=1e-10)
+    return z if solved else None
 
 
 # A minimiser counts as a flip when y f(x + z) <= FLIP_TOL * y f(x): it lies on the boundary up to the QP's
@@ -105,6 +56,21 @@ FLIP_TOL = 1e-6
 # The ball searched around x is upper * (1 + BALL_SLACK): a flip at exactly the given radius is then found as a QP
 # minimiser inside the ball (and confirmed), so the result never is the unchecked argument itself.
 BALL_SLACK = 1e-6
+
+
+def _patterns(G: np.ndarray, c: np.ndarray, pre: np.ndarray, slope: np.ndarray, on: np.ndarray,
+              free: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Every activation pattern of the free neurons (2^free, free), the gradient g and value fx of y f_A on it,
+    and a lower bound on its distance: to its affine boundary, and to the hyperplanes of the neurons it switches."""
+    count = int(free.sum())
+    states = ((np.arange(2**count)[:, None] >> np.arange(count)) & 1).astype(bool)
+    g = G[on].sum(0) + states @ G[free]
+    fx = c[on].sum() + states @ c[free]
+    gnorm = np.linalg.norm(g, axis=1)
+    plane = np.where(fx <= 0, 0.0, np.where(gnorm > 0, fx / np.where(gnorm > 0, gnorm, 1.0), math.inf))
+    switch = states != (pre[free] > 0)[None]  # neurons whose state the pattern changes must cross their hyperplane
+    reach = np.where(switch, (np.abs(pre[free]) / slope[free])[None], 0.0).max(1, initial=0.0)
+    return states, g, fx, np.maximum(plane, reach)
 
 
 def exact_distance(
@@ -130,7 +96,7 @@ def exact_distance(
     (d = 10..100), 16 free 3-8 s per point (d = 10..400), each QP (in at most free + 1 dimensions) taking about
     half a millisecond.
     """
-    W, b, v = (t.detach().cpu().numpy() for t in _relu_net(net, params, run))
+    W, b, v = (t.detach().cpu().numpy() for t in relu_layers(net, params, run))
     check.tensor("x", x, dims=1)
     if x.shape != (net.d,):
         raise ValueError(f"x must have shape ({net.d},), got {tuple(x.shape)}")
@@ -157,15 +123,7 @@ def exact_distance(
     check.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
     on = ~free & (pre > 0)
     G = y * v[:, None] * W  # rows: each neuron's contribution to the gradient of y f_A
-    c = y * v * pre  # and to y f_A(x)
-    states = ((np.arange(2**count)[:, None] >> np.arange(count)) & 1).astype(bool)  # every pattern, (2^count, count)
-    g = G[on].sum(0) + states @ G[free]
-    fx = c[on].sum() + states @ c[free]
-    gnorm = np.linalg.norm(g, axis=1)
-    plane = np.where(fx <= 0, 0.0, np.where(gnorm > 0, fx / np.where(gnorm > 0, gnorm, 1.0), math.inf))
-    switch = states != (pre[free] > 0)[None]  # neurons whose state the pattern changes must cross their hyperplane
-    reach = np.where(switch, (np.abs(pre[free]) / slope[free])[None], 0.0).max(1, initial=0.0)
-    bound = np.maximum(plane, reach)
+    states, g, fx, bound = _patterns(G, y * v * pre, pre, slope, on, free)
     # The minimizer lies in the span of the constraint normals: solve in an orthonormal basis Q of it (<= count + 1 dims).
     Q = np.linalg.qr(np.vstack([W[free], G[on].sum(0)]).T)[0]
     Wq, gq = W[free] @ Q, g @ Q
@@ -201,6 +159,13 @@ class RobustnessReport:
             raise ValueError(f"name must be one of {', '.join(map(repr, self.upper))}, got {name!r}")
         up = self.upper[name]
         return torch.where((up == 0) & (self.exact == 0), 0.0, up / self.exact - 1)
+
+    def brackets_hold(self, rtol: float = 1e-9) -> bool:
+        """Whether certificate <= exact <= best attack (within ``rtol``) on every point whose exact distance was
+        solved; False if none was."""
+        solved = ~torch.isnan(self.exact)
+        ok = (self.lower <= self.exact * (1 + rtol)) & (self.exact <= self.upper["best"] * (1 + rtol))
+        return bool(solved.any() and ok[solved].all())
 
 
 def robustness_report(

@@ -405,7 +405,7 @@ def sgd(
         for start in range(0, n - batch_size + 1, batch_size):
             idx = perm[start : start + batch_size]
             Xb, yb = X[..., idx, :], y[..., idx]
-            _, g = model.value_and_vjp(params, Xb, lambda out: -neg_derivative(yb * out, loss) * yb / batch_size)
+            _, g = model.value_and_vjp(params, Xb, lambda out: -neg_derivative(yb * out, loss) * yb / batch_size)  # noqa: B023
             params = {k: torch.add(p, g[k], alpha=-lr) for k, p in params.items()}
             step += 1
         if epoch % record_every == 0 or epoch == epochs:

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from . import _validate as check
+from . import qp
 from .loss import check_loss, dual_weights
 from .network import Model, Params, TwoLayerNet, flatten
 
@@ -73,10 +74,7 @@ def _kink_columns(model: TwoLayerNet, params: Params, X: Tensor, y: Tensor, tau:
 
 def _solve(P: sp.csc_matrix, q: np.ndarray, A: sp.csc_matrix, b: np.ndarray, cones: list) -> np.ndarray:
     """Clarabel's interior-point solution of min x'Px/2 + q'x s.t. b - Ax in cones, at tight tolerances."""
-    settings = clarabel.DefaultSettings()
-    settings.verbose = False
-    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = 1e-12
-    return np.asarray(clarabel.DefaultSolver(P, q, A, b, cones, settings).solve().x)
+    return qp.solve(P, q, A, b, cones, tol=1e-12)[0]
 
 
 def _sign_constraints(n: int, owner: np.ndarray) -> sp.csc_matrix:

@@ -8,8 +8,8 @@ first-layer gradient are each one matrix product over the R*m neurons of all run
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import torch
@@ -100,8 +100,7 @@ class TwoLayerNet:
         check.positive_int("d", self.d)
         check.positive_int("m", self.m)
         check.choice("activation", self.activation, ("relu", "prelu"))
-        if isinstance(self.p, bool) or not isinstance(self.p, (int, float)) or not 1 <= self.p < math.inf:
-            raise ValueError(f"p must be a number >= 1, got {self.p!r}")
+        check.exponent("p", self.p)
         if self.activation == "relu" and self.p != 1:
             raise ValueError(f"p must be 1 for activation='relu' (use activation='prelu'), got {self.p!r}")
         if not self.train_outer and self.m < 2:
@@ -325,3 +324,16 @@ class LinearModel:
         check.model_inputs(params, X)
         check.run_index("run", run, params["w"].shape[0])
         return X if X.dim() == 2 else X[run]
+
+
+def polynomial_net(d: int, m: int, p: float, *, bias: bool) -> TwoLayerNet:
+    """A two-layer network of degree p: the ReLU for p = 1, the pReLU sigma(<w, x>)^p / ||w||^(p-1) for p > 1."""
+    p = check.exponent("p", p)
+    return TwoLayerNet(d=d, m=m, bias=bias, activation="relu" if p == 1 else "prelu", p=p)
+
+
+def homogeneity_error(net: TwoLayerNet, params: Params, X: Tensor, c: float = 3.0) -> float:
+    """max |N(x; c theta) - c^L N(x; theta)| / max |N(x; c theta)| over X, for L = ``net.degree``: zero up to
+    rounding when the network is L-homogeneous in its parameters."""
+    scaled = net.forward({key: c * t for key, t in params.items()}, X)
+    return ((scaled - c**net.degree * net.forward(params, X)).abs().max() / scaled.abs().max()).item()

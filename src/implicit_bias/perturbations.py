@@ -303,3 +303,13 @@ def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
         raise ValueError(f"cluster indices must lie in [0, {mixture.k}), got [{int(cluster.min())}, {int(cluster.max())}]")
     mean = mixture.means[cluster]
     return -mean / mean.norm(dim=1, keepdim=True)
+
+
+def line_radii(reach: float, grid: int = 200, *, like: Tensor | None = None) -> Tensor:
+    """The radius grid of every line search: ``grid`` equal steps from 0 (excluded) to ``reach`` (included), (grid,).
+
+    In the dtype and on the device of ``like`` when given (float64 on the CPU otherwise).
+    """
+    reach, grid = check.positive_real("reach", reach), check.positive_int("grid", grid)
+    dtype, device = (like.dtype, like.device) if like is not None else (torch.float64, "cpu")
+    return torch.linspace(0, reach, grid + 1, dtype=dtype, device=device)[1:]

@@ -218,7 +218,7 @@ def labelled_series(x: np.ndarray | dict[str, np.ndarray], ys: dict[str, np.ndar
     return ax
 
 
-def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> None:
+def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> Sequence[Axes]:
     """Engine against per-seed PyTorch code: steps per second by problem, and the speed-up against the runs R."""
     names = [r["name"] for r in rows if not r["name"].startswith("small-R")]
     by = {r["name"]: r for r in rows}
@@ -234,6 +234,7 @@ def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> None:
     axes[1].axhline(1, color="0.5", lw=1, ls="--")
     axes[1].set_xlabel("runs R trained together (small problem)")
     axes[1].set_ylabel("baseline time / engine time")
+    return axes
 
 
 def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xlabel: str, ax: Axes | None = None,

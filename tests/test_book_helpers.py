@@ -1,0 +1,25 @@
+"""The chapters' helpers (implicit_bias.book): dtype parameters, rounded numbers and the claim checks."""
+
+import pytest
+import torch
+
+from implicit_bias import book
+
+
+def test_torch_dtype_maps_the_papermill_string_and_refuses_others():
+    assert book.torch_dtype("float64") is torch.float64 and book.torch_dtype("float32") is torch.float32
+    with pytest.raises(ValueError, match=r"dtype must be one of 'float64', 'float32', got 'int8'"):
+        book.torch_dtype("int8")
+
+
+def test_fmt_rounds_to_three_digits_and_hides_round_off():
+    assert book.fmt(0) == "0" and book.fmt(0.0066012) == "0.0066" and book.fmt(1234.5) == "1.23e+03"
+    assert book.fmt(3e-15) == "<1e-12" and book.fmt(-3e-15) == "<1e-12"
+
+
+def test_check_prints_every_claim_and_raises_on_a_failing_one(capsys):
+    book.check({"a": (1.0, "= 1", True), "longer name": (0.5, "> 1", True)})
+    out = capsys.readouterr().out
+    assert "a            1  (= 1: holds)" in out and "longer name  0.5  (> 1: holds)" in out
+    with pytest.raises(AssertionError, match=r"claims that do not hold at these parameters: \['b'\]"):
+        book.check({"a": (1.0, "= 1", True), "b": (0.5, "> 1", False)})
