@@ -73,6 +73,29 @@ def _patterns(G: np.ndarray, c: np.ndarray, pre: np.ndarray, slope: np.ndarray, 
     return states, g, fx, np.maximum(plane, reach)
 
 
+def _closest_flip(W: np.ndarray, b: np.ndarray, v: np.ndarray, xn: np.ndarray, y: float, pre: np.ndarray,
+                  slope: np.ndarray, free: np.ndarray, margin: float, ball: float) -> float | None:
+    """The smallest confirmed flip distance below ``ball`` over the activation patterns of the free neurons, or
+    None: QPs in increasing order of their lower bound, each minimiser checked by a forward pass."""
+    on = ~free & (pre > 0)
+    G = y * v[:, None] * W  # rows: each neuron's contribution to the gradient of y f_A
+    states, g, fx, bound = _patterns(G, y * v * pre, pre, slope, on, free)
+    # The minimizer lies in the span of the constraint normals: solve in an orthonormal basis Q of it (<= count + 1 dims).
+    Q = np.linalg.qr(np.vstack([W[free], G[on].sum(0)]).T)[0]
+    Wq, gq = W[free] @ Q, g @ Q
+    best = None
+    for i in np.argsort(bound, kind="stable"):
+        if bound[i] >= (ball if best is None else best):
+            break
+        z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i])
+        if z is None or not np.linalg.norm(z) < (ball if best is None else best):
+            continue
+        moved = W @ (xn + Q @ z) + b  # the minimiser must flip the point: one forward pass of the network
+        if y * float(v @ np.maximum(moved, 0)) <= FLIP_TOL * margin:
+            best = float(np.linalg.norm(z))
+    return best
+
+
 def exact_distance(
     net: TwoLayerNet,
     params: Params,
@@ -121,23 +144,8 @@ def exact_distance(
             f"(2^{count} activation patterns); give a smaller upper radius or a smaller network"
         )
     check.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
-    on = ~free & (pre > 0)
-    G = y * v[:, None] * W  # rows: each neuron's contribution to the gradient of y f_A
-    states, g, fx, bound = _patterns(G, y * v * pre, pre, slope, on, free)
-    # The minimizer lies in the span of the constraint normals: solve in an orthonormal basis Q of it (<= count + 1 dims).
-    Q = np.linalg.qr(np.vstack([W[free], G[on].sum(0)]).T)[0]
-    Wq, gq = W[free] @ Q, g @ Q
-    best, found = ball, False
-    for i in np.argsort(bound, kind="stable"):
-        if bound[i] >= best:
-            break
-        z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i])
-        if z is None or not np.linalg.norm(z) < best:
-            continue
-        moved = W @ (xn + Q @ z) + b  # the minimiser must flip the point: one forward pass of the network
-        if y * float(v @ np.maximum(moved, 0)) <= FLIP_TOL * margin:
-            best, found = float(np.linalg.norm(z)), True
-    if found:  # confirmed, and below upper (1 + BALL_SLACK); above upper only by the QP's rounding of a flip at upper
+    best = _closest_flip(W, b, v, xn, y, pre, slope, free, margin, ball)
+    if best is not None:  # confirmed, and below upper (1 + BALL_SLACK); above upper only by the QP's rounding of a flip at upper
         return min(best, upper)
     if upper == math.inf:  # every pattern was searched: no point of R^d flips
         return math.inf
