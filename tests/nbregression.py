@@ -43,28 +43,26 @@ class Tolerance:
     why: str = ""
 
 
-# How they were chosen. Every chapter was executed at its defaults under three settings on one machine
-# (the stored setting: MKL_CBWR=AUTO,STRICT on 2 threads; MKL_CBWR=COMPATIBLE on 1 thread; and
-# ATEN_CPU_CAPABILITY=default), and on an AMD EPYC with AVX-512 (issue 11). `python tools/output_spread.py`
-# reports the largest relative difference of every printed number between two executions. The largest seen
-# (after the one-digit rounding allowance) was about 1% on radii and margins measured after training through
-# ReLU kinks; a claim's verdict needs a change of 5% or more at the defaults (e.g. a ratio of 1.0 checked
-# against [0.9, 1.1]). DEFAULT sits between the two: five times the largest measured spread, half the
-# smallest margin of a claim. The rules below widen it only for quantities that are themselves residuals of
-# a criterion; the first rule whose pattern matches the line of the stored output applies.
-DEFAULT = Tolerance(rel=0.02, abs=1e-9, why="5x the measured spread of radii and margins across settings")
+# How they were chosen. Every chapter was executed at its defaults on this project's machine (Intel, 2 cores)
+# under the stored setting (MKL_CBWR=AUTO,STRICT, 2 threads) and under MKL_CBWR=COMPATIBLE on one thread; the
+# three chapters whose digits moved on an AMD EPYC with AVX-512 (issue 11) also under ATEN_CPU_CAPABILITY=default.
+# `python tools/output_spread.py DIR` lists every printed number that differs between two executions. Largest
+# differences seen, beyond one unit of the last printed digit: 0.1% on flip radii and attack medians after
+# training through ReLU kinks (1.115 vs 1.116), 0.5% on a maximum over points (largest attack gap 19.0% vs
+# 19.1%), and 6% on a residual checked against 20% (max |gap / (sqrt(k)/2) - 1|: 0.0066 vs 0.00704; 0.0072 on the
+# AVX-512 machine). Eight chapters printed identical digits under every setting. The narrowest claim at the
+# defaults holds by about 5% (a ratio of 0.93 checked against [0.8, 1.05]; radii of 0.86 against >= 0.75).
+# DEFAULT is four times the largest spread and below that margin; x1.05 on any checked ratio fails it. The
+# rules give residuals a floor of 1% of their criterion instead of a relative tolerance of their own tiny value.
+# The first rule whose pattern matches the line of the stored output applies.
+DEFAULT = Tolerance(rel=0.02, abs=1e-9, why="4x the largest measured spread (0.5%) across settings")
 TOLERANCES: list[tuple[re.Pattern, Tolerance]] = [
-    # Relative gaps checked against 20% (robust_networks): 0.0066 vs 0.0072 across machines is a 9% move
-    # of the gap but 0.3% of its criterion; the floor is 1% of the criterion.
-    (re.compile(r"gap"), Tolerance(rel=0.02, abs=2e-3, why="residual of a 20% criterion: floor 1% of it")),
-    # KKT residuals, stationarity and balancedness gaps: round-off-sized values checked against 1e-2 or
-    # larger; their size is set by the optimiser's stopping rule, not by the machine.
-    (re.compile(r"residual|stationarity|balanced|KKT", re.IGNORECASE),
-     Tolerance(rel=0.25, abs=1e-4, why="residuals checked against >= 1e-2: floor 1% of the criterion")),
-    # Attack-to-exact and attack-to-certificate ratios are bounded below by 1; their excess over 1 is an
-    # optimisation residual (restarts land on other local optima when the last bits move).
-    (re.compile(r"attack|exact", re.IGNORECASE),
-     Tolerance(rel=0.03, abs=1e-9, why="attack optima move between local minima across settings")),
+    # Relative gaps checked against 20% (robust_networks): 0.0066 vs 0.0072 across machines moves the gap by 9%
+    # but its criterion by 0.3%.
+    (re.compile(r"\bgap\b.*<= 20%"), Tolerance(rel=0.02, abs=2e-3, why="a residual checked against 20%: floor 1% of it")),
+    # KKT residuals (stationarity, complementary slackness) checked against 1e-2: their size is set by the
+    # optimiser's stopping point, not by the machine.
+    (re.compile(r"stationarity|slackness"), Tolerance(rel=0.02, abs=1e-4, why="a residual checked against 1e-2: floor 1% of it")),
 ]
 
 
