@@ -179,6 +179,13 @@ CASES = [
     ("fit lengths", lambda: experiments.fit_exponential_decay([1, 2, 3], [0.1, 0.2]), ValueError, ["x and error must be finite 1-D arrays", "(3,)", "(2,)"]),
     ("score_error type", lambda: experiments.score_error(SCORE, (X, Y)), TypeError, ["data must be a Dataset", "tuple"]),
     ("flip profile type", lambda: experiments.universal_flip_profile("trained"), TypeError, ["trained must be a Trained", "str"]),
+    # --- Min & Vidal's pieces, after they joined the concept modules ---
+    ("exp-loss PGD NaN X", lambda: attacks.exp_loss_pgd(SCORE, with_nan(X), Y, [0.5]), ValueError, ["X must be a finite", "1 NaN"]),
+    ("exp-loss PGD labels", lambda: attacks.exp_loss_pgd(SCORE, X, 2 * Y, [0.5]), ValueError, ["y must hold labels"]),
+    ("exp-loss PGD NaN score", lambda: attacks.exp_loss_pgd(lambda Z: Z[:, 0] * math.nan, X, Y, [0.5]), ValueError, ["score", "finite"]),
+    ("APGD numpy X", lambda: attacks.apgd(SCORE, X.numpy(), Y, [0.5]), TypeError, ["X must be a torch.Tensor", "numpy"]),
+    ("stable rank 1-D", lambda: experiments.stable_rank(torch.ones(3)), ValueError, ["H must have 2 dimensions", "(3,)"]),
+    ("stable rank NaN", lambda: experiments.stable_rank(with_nan(torch.ones(3, 3))), ValueError, ["H must be a finite", "1 NaN"]),
 ]
 
 GPU_CASES = [

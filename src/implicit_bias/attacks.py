@@ -261,6 +261,8 @@ def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tens
     looking at the last iterate only). Returns flipped, (G, n) bool. All radii run as one batch of G n
     points, in chunks of at most ``chunk`` points.
     """
+    check_points(X, y)
+    check.score_output("score", score, X)
     grid = check_radii(eps, "eps", allow_zero=True).to(X)
     step = check.positive_real("step", step)
     iterations = check.positive_int("iterations", iterations)
@@ -307,6 +309,8 @@ def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, 
     from art.attacks.evasion import AutoProjectedGradientDescent
     from art.estimators.classification import PyTorchClassifier
 
+    check_points(X, y)
+    check.score_output("score", score, X)
     grid = check_radii(eps, "eps", allow_zero=True)
     check.choice("norm", norm, NORMS)
     max_iter, restarts = check.positive_int("max_iter", max_iter), check.positive_int("restarts", restarts)

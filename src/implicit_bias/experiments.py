@@ -508,8 +508,7 @@ class CentredScore:
 
 def stable_rank(H: Tensor) -> float:
     """||H||_F^2 / ||H||_2^2: between 1 and rank(H), a noise-robust count of the directions H spans."""
-    if H.dim() != 2 or H.numel() == 0:
-        raise ValueError(f"H must be a non-empty matrix, got shape {tuple(H.shape)}")
+    check.tensor("H", H, dims=2)
     top = torch.linalg.matrix_norm(H, ord=2)
     return float(H.pow(2).sum() / top.pow(2)) if top > 0 else 0.0
 
