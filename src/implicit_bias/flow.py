@@ -177,13 +177,12 @@ def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out
 def _merge(old: _State, new: _State, accept: Tensor) -> _State:
     """Per run, the new state where accepted and the old one elsewhere, field by field; the parameter and
     gradient buffers of ``new`` receive the old rows, so no new buffer is made."""
-    reject = ~accept
     merged = {}
     for f in fields(_State):
         a, b = getattr(old, f.name), getattr(new, f.name)
         if isinstance(b, dict):
             for k, t in b.items():
-                t[reject] = a[k][reject]
+                torch.where(_broadcast(accept, t), t, a[k], out=t)
             merged[f.name] = b
         elif isinstance(a, Tensor) and isinstance(b, Tensor):
             merged[f.name] = torch.where(_broadcast(accept, b), b, a)
