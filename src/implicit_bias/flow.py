@@ -303,7 +303,8 @@ def _loop(flow: _Constant | _Normalized, st: _State, model: Model, steps: int, r
                     break
     finally:
         bar.close()
-    return FlowResult(params=_copy(st.params), history=rec.history(), steps=step, converged=converged, snapshots=kept)
+    # st.params are the loop's own buffers, copied from the caller's at the start: nobody else holds them
+    return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged, snapshots=kept)
 
 
 def _copy(params: Params) -> Params:
