@@ -4,6 +4,11 @@ Two full-batch schedules trace the same trajectory: ``constant`` is the Euler di
 d theta/dt = -grad L; ``normalized`` is gradient descent on log L (Lyu & Li's loss-based learning rate), which
 follows gradient flow under the time change d tau = L dt, with per-run accept/rollback and step growth. Both
 record the gradient-flow time t they have covered. ``sgd`` is plain mini-batch SGD, Min & Vidal's protocol.
+
+The engine computes in the dtype of the parameters and data: float64 by default (the book's numbers), float32
+as a fast mode for exploration (``benchmarks/`` reports its speed-up; ``tests/test_float32.py`` runs chapters in
+it with their checks holding). The loop updates three parameter-sized buffers in place (parameters, gradient,
+and the parameters at the last finiteness check; the normalized schedule has a candidate pair instead).
 """
 from __future__ import annotations
 
