@@ -13,8 +13,15 @@ def test_benchmark_smoke_mode_writes_its_report(tmp_path):
     report = json.loads((tmp_path / "smoke.json").read_text())
     assert {r["name"] for r in report["engine"]} == {"smoke", "smoke-prelu3"}
     assert all(r["engine_steps_per_s"] > 0 and r["baseline_steps_per_s"] > 0 for r in report["engine"])
+    rows = {r["name"]: r for r in report["engine"]}
+    # the lean step and the GEMM limit exist for ReLU only; every timing comes with the load it ran under
+    assert rows["smoke"]["engine_over_lean"] > 0 and rows["smoke"]["engine_over_gemm"] > 0
+    assert rows["smoke-prelu3"]["engine_over_lean"] is None
+    assert all(len(r["load_avg"]) == r["repeats"] == 2 for r in report["engine"])
+    assert all(r["normalized_over_constant"] > 0 and r["float32_speedup"] > 0 for r in report["engine"])
     assert report["time_to_kkt"]["normalized"]["budget"] == 200
-    assert report["peak_memory_mb"]["value"] > 0
+    assert len(report["memory"]["peak_mb"]) == 2 and min(report["memory"]["peak_mb"]) > 0
+    assert {t["target"] for t in report["targets"]} >= {"engine/lean <= 1.05 on small"}
     assert "| smoke |" in (tmp_path / "smoke.md").read_text()
 
 

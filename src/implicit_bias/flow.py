@@ -4,13 +4,18 @@ Two full-batch schedules trace the same trajectory: ``constant`` is the Euler di
 d theta/dt = -grad L; ``normalized`` is gradient descent on log L (Lyu & Li's loss-based learning rate), which
 follows gradient flow under the time change d tau = L dt, with per-run accept/rollback and step growth. Both
 record the gradient-flow time t they have covered. ``sgd`` is plain mini-batch SGD, Min & Vidal's protocol.
+
+The engine computes in the dtype of the parameters and data: float64 by default (the book's numbers), float32
+as a fast mode for exploration (``benchmarks/`` reports its speed-up; ``tests/test_float32.py`` runs chapters in
+it with their checks holding). The loop updates three parameter-sized buffers in place (parameters, gradient,
+and the parameters at the last finiteness check; the normalized schedule has a candidate pair instead).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cached_property
+from functools import partial
 
 import numpy as np
 import torch
@@ -19,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import _validate as check
 from .loss import check_loss, log_sum_and_weights, neg_derivative, smoothed_margin_from
-from .network import Model, Params, run_sum, sq_norm
+from .network import Model, Params, alignment_gap, sq_norm
 
 SCHEDULES = ("normalized", "constant")
 GROW, SHRINK = 2 ** (1 / 5), 2 ** (1 / 10)  # Lyu & Li's step growth after an accepted step and shrink after a rollback
@@ -117,46 +122,78 @@ def _check_problem(model: Model, params: Params, X: Tensor, y: Tensor) -> Tensor
     return y.to(X.dtype)
 
 
+@dataclass
 class _State:
     """Parameters with their margins, log-loss and gradient of log L: what one step needs.
 
-    Norms and the smoothed margin are computed on first use: the constant schedule needs them only at records.
+    Norms and the smoothed margin are computed on first use (the constant schedule needs them only at records)
+    and kept in the underscored fields. In the training loop the tensors of ``params`` and ``grad_log`` are
+    buffers that the next step overwrites: a state is valid until the next step.
     """
 
-    def __init__(self, model: Model, params: Params, X: Tensor, y: Tensor, loss: str):
-        self.params, self._degree, self._loss = params, model.degree, loss
-        box: dict[str, Tensor] = {}
+    params: Params
+    grad_log: Params
+    q: Tensor
+    log_sum: Tensor
+    log_loss: Tensor
+    degree: int
+    loss: str
+    _norm: Tensor | None = None
+    _grad_norm: Tensor | None = None
+    _smoothed: Tensor | None = None
 
-        def coef(out: Tensor) -> Tensor:  # grad log L = -sum_i a_i y_i grad f_i
-            box["q"] = y * out
-            box["log_sum"], a = log_sum_and_weights(box["q"], loss)
-            return -a * y
-
-        _, self.grad_log = model.value_and_vjp(params, X, coef)
-        self.q, self.log_sum = box["q"], box["log_sum"]
-        self.log_loss = self.log_sum - math.log(self.q.shape[-1])
-
-    @cached_property
+    @property
     def norm(self) -> Tensor:
-        return sq_norm(self.params).sqrt()
+        if self._norm is None:
+            self._norm = sq_norm(self.params).sqrt()
+        return self._norm
 
-    @cached_property
+    @property
     def grad_norm(self) -> Tensor:
-        return sq_norm(self.grad_log).sqrt()
+        if self._grad_norm is None:
+            self._grad_norm = sq_norm(self.grad_log).sqrt()
+        return self._grad_norm
 
-    @cached_property
+    @property
     def smoothed(self) -> Tensor:
-        return smoothed_margin_from(self.log_sum, self._loss, self.norm, self._degree)
+        if self._smoothed is None:
+            self._smoothed = smoothed_margin_from(self.log_sum, self.loss, self.norm, self.degree)
+        return self._smoothed
 
     def finite(self) -> Tensor:
         """Per run: are the log-loss and the gradient finite? (A NaN or inf entry makes the norm one.)"""
         return torch.isfinite(self.log_loss) & torch.isfinite(self.grad_norm)
 
 
-def _kkt_proxy(st: _State) -> Tensor:
-    """1 - cos(theta, -grad log L) per run, from the norms the state has or needs anyway."""
-    dot = sum(run_sum(p * st.grad_log[k]) for k, p in st.params.items())
-    return 1 + dot / (st.norm * st.grad_norm).clamp_min(torch.finfo(dot.dtype).tiny)
+def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out: Params | None = None) -> _State:
+    """The state at ``params``: one forward pass and one vjp; the gradient goes into ``out`` when given."""
+    box: dict[str, Tensor] = {}
+
+    def coef(values: Tensor) -> Tensor:  # grad log L = -sum_i a_i y_i grad f_i
+        box["q"] = y * values
+        box["log_sum"], a = log_sum_and_weights(box["q"], loss)
+        return a.mul_(y).neg_()
+
+    _, grad_log = model.value_and_vjp(params, X, coef, out=out)
+    q, log_sum = box["q"], box["log_sum"]
+    return _State(params, grad_log, q, log_sum, log_sum - math.log(q.shape[-1]), model.degree, loss)
+
+
+def _merge(old: _State, new: _State, accept: Tensor) -> _State:
+    """Per run, the new state where accepted and the old one elsewhere, field by field; the parameter and
+    gradient buffers of ``new`` receive the old rows, so no new buffer is made."""
+    merged = {}
+    for f in fields(_State):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if isinstance(b, dict):
+            for k, t in b.items():
+                torch.where(_broadcast(accept, t), t, a[k], out=t)
+            merged[f.name] = b
+        elif isinstance(a, Tensor) and isinstance(b, Tensor):
+            merged[f.name] = torch.where(_broadcast(accept, b), b, a)
+        else:  # settings shared by both states; a cache that only one of them holds is dropped
+            merged[f.name] = a if a is b or (not isinstance(a, Tensor) and a == b) else None
+    return _State(**merged)
 
 
 def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tensor, loss: str, step_size: Tensor) -> None:
@@ -172,7 +209,7 @@ def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tenso
         smoothed_margin=st.smoothed,
         norm=norm,
         train_acc=(st.q > 0).to(st.q.dtype).mean(-1),
-        kkt_proxy=_kkt_proxy(st),
+        kkt_proxy=alignment_gap(st.params, st.grad_log, norm, st.grad_norm),
         step_size=step_size,
     )
 
@@ -238,18 +275,23 @@ def gradient_flow(
             check.positive_real(name, tol)
     y = _check_problem(model, params, X, y)
 
-    st = _State(model, params, X, y, loss)
+    # The loop updates its own copies in place; the caller's tensors are left as they are.
+    st = _evaluate(model, {k: t.clone(memory_format=torch.contiguous_format) for k, t in params.items()}, X, y, loss)
     if not bool(st.finite().all()):
         raise FlowDivergence(0, lr, params)
-    if schedule == "constant":
-        flow = _Constant(model, X, y, loss, lr, st)
-    else:
-        flow = _Normalized(model, X, y, loss, lr, max_rel_step, st)
-    rec, done = _Recorder(), _stop_rule(tol_kkt, tol_margin)
-    _record(rec, model, st, 0, flow.log_time(0), loss, flow.eta)
-    kept = [st.params] if snapshots else []
+    evaluate = partial(_evaluate, model, X=X, y=y, loss=loss)
+    flow = _Constant(evaluate, lr, st) if schedule == "constant" else _Normalized(model, evaluate, lr, max_rel_step, st)
+    return _loop(flow, st, model, steps, record_every, _stop_rule(tol_kkt, tol_margin), snapshots,
+                 tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False))
+
+
+def _loop(flow: _Constant | _Normalized, st: _State, model: Model, steps: int, record_every: int,
+          done: Callable[[_Recorder], bool], snapshots: bool, bar: tqdm) -> FlowResult:
+    """The training loop: steps, finiteness checks, records, the stopping rule and the progress bar."""
+    rec = _Recorder()
+    _record(rec, model, st, 0, flow.log_time(0), st.loss, flow.eta)
+    kept = [_copy(st.params)] if snapshots else []
     converged, step = False, 0
-    bar = tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False)
     try:
         for step in range(1, steps + 1):
             st = flow.step(st)
@@ -257,9 +299,9 @@ def gradient_flow(
             if recording or step % CHECK_EVERY == 0:
                 flow.check(step, st)
             if recording:
-                _record(rec, model, st, step, flow.log_time(step), loss, flow.eta)
+                _record(rec, model, st, step, flow.log_time(step), st.loss, flow.eta)
                 if snapshots:
-                    kept.append(st.params)
+                    kept.append(_copy(st.params))
                 bar.update(step - bar.n)
                 bar.set_postfix(log_loss=f"{rec.rows['log_loss'][-1].max():.3g}",
                                 margin=f"{rec.rows['normalized_margin'][-1].min():.4g}")
@@ -268,24 +310,33 @@ def gradient_flow(
                     break
     finally:
         bar.close()
+    # st.params are the loop's own buffers, copied from the caller's at the start: nobody else holds them
     return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged, snapshots=kept)
 
 
-class _Constant:
-    """Euler steps theta <- theta - lr grad L, each covering gradient-flow time lr.
+def _copy(params: Params) -> Params:
+    """A copy the loop's in-place updates cannot reach."""
+    return {k: t.clone() for k, t in params.items()}
 
-    Finiteness is checked every few steps rather than at each: a check waits for the device to finish.
+
+class _Constant:
+    """Euler steps theta <- theta - lr grad L, each covering gradient-flow time lr, in place.
+
+    Finiteness is checked every few steps rather than at each: a check waits for the device to finish. The
+    parameters at the last check are kept in a third buffer (beside the parameters and the gradient).
     """
 
-    def __init__(self, model: Model, X: Tensor, y: Tensor, loss: str, lr: float, st: _State):
-        self._state_of = lambda params: _State(model, params, X, y, loss)
+    def __init__(self, evaluate: Callable[..., _State], lr: float, st: _State):
+        self._evaluate = evaluate
         self.lr, self.eta = lr, torch.full_like(st.log_loss, lr)
-        self._checked, self._pending = (0, st.params), []
+        self._saved, self._checked, self._pending = _copy(st.params), 0, []
 
     def _advance(self, st: _State) -> _State:
         # grad L = L grad log L; L may underflow to 0 and stall the flow, as plain GD does.
         scale = -self.eta * st.log_loss.exp()
-        return self._state_of({k: torch.addcmul(p, _broadcast(scale, p), st.grad_log[k]) for k, p in st.params.items()})
+        for k, p in st.params.items():
+            p.addcmul_(_broadcast(scale, p), st.grad_log[k])
+        return self._evaluate(st.params, out=st.grad_log)
 
     def step(self, st: _State) -> _State:
         st = self._advance(st)
@@ -298,13 +349,16 @@ class _Constant:
         # A NaN or inf anywhere reaches the loss at the latest one step later.
         finite = torch.isfinite(torch.stack(self._pending)).all(-1)
         if not bool(finite.all()):
-            start, params = self._checked
             stayed_finite = int(finite.logical_not().nonzero()[0])
-            last = self._state_of(params)
+            for k, p in st.params.items():
+                p.copy_(self._saved[k])
+            last = self._evaluate(st.params, out=st.grad_log)
             for _ in range(stayed_finite):
                 last = self._advance(last)
-            raise FlowDivergence(start + stayed_finite + 1, self.lr, last.params)
-        self._checked, self._pending = (step, st.params), []
+            raise FlowDivergence(self._checked + stayed_finite + 1, self.lr, last.params)
+        for k, p in st.params.items():
+            self._saved[k].copy_(p)
+        self._checked, self._pending = step, []
 
     def log_time(self, step: int) -> Tensor:
         """log(lr * step) for every run, -inf at step 0; never overflows."""
@@ -312,24 +366,36 @@ class _Constant:
 
 
 class _Normalized:
-    """Steps on log L with per-run accept/rollback and step growth: gradient flow under the time change d tau = L dt."""
+    """Steps on log L with per-run accept/rollback and step growth: gradient flow under the time change d tau = L dt.
 
-    def __init__(self, model: Model, X: Tensor, y: Tensor, loss: str, lr: float, max_rel_step: float, st: _State):
-        self._state_of = lambda params: _State(model, params, X, y, loss)
-        self._model, self._max_rel_step = model, max_rel_step
+    The candidate of each step is written into a spare pair of parameter and gradient buffers; the pairs swap
+    roles when a step is accepted.
+    """
+
+    def __init__(self, model: Model, evaluate: Callable[..., _State], lr: float, max_rel_step: float, st: _State):
+        self._evaluate, self._max_rel_step = evaluate, max_rel_step
         # Gradient flow conserves v_j^2 - ||w_j||^2 - b_j^2; the schedule restores it after each step.
         self._invariant = model.conserved(st.params) if hasattr(model, "conserved") else None
+        self._restore = getattr(model, "restore_conserved_", None)
+        self._spare = _copy(st.params), _copy(st.grad_log)
         self.eta = torch.full_like(st.log_loss, lr)
         self._log_time = torch.full_like(st.log_loss, -math.inf)
+
+    def _candidate(self, st: _State, step_size: Tensor) -> _State:
+        """The state after a step of the given size on log L, conserved quantities restored, in the spare buffers."""
+        params, grads = self._spare
+        for k, p in st.params.items():
+            torch.mul(_broadcast(step_size, p), st.grad_log[k], out=params[k])
+            torch.sub(p, params[k], out=params[k])
+        if self._invariant is not None:
+            self._restore(params, self._invariant)
+        return self._evaluate(params, out=grads)
 
     def step(self, st: _State) -> _State:
         # The step on log L is capped relative to ||theta||: beyond that the discrete path leaves the flow.
         tiny = torch.finfo(st.norm.dtype).tiny
         step_size = torch.minimum(self.eta, self._max_rel_step * st.norm / st.grad_norm.clamp_min(tiny))
-        new = {k: p - _broadcast(step_size, p) * st.grad_log[k] for k, p in st.params.items()}
-        if self._invariant is not None:
-            new = self._model.restore_conserved(new, self._invariant)
-        cand = self._state_of(new)
+        cand = self._candidate(st, step_size)
         # Along the flow log L decreases and, once the data is fitted, the smoothed margin never does.
         fitted = st.q.min(-1).values > 0
         keeps_margin = ~fitted | (cand.smoothed >= st.smoothed * (1 - 1e-12))
@@ -337,7 +403,11 @@ class _Normalized:
         self._log_time = torch.where(accept, torch.logaddexp(self._log_time, step_size.log() - st.log_loss),
                                      self._log_time)
         self.eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
-        return _merge(st, cand, accept)
+        if not bool(accept.any()):
+            return st
+        new = cand if bool(accept.all()) else _merge(st, cand, accept)
+        self._spare = st.params, st.grad_log
+        return new
 
     def check(self, step: int, st: _State) -> None:
         """Nothing to check: a step with a non-finite value is rolled back."""
@@ -345,18 +415,6 @@ class _Normalized:
     def log_time(self, step: int) -> Tensor:
         """log of the gradient-flow time covered by the accepted steps, per run."""
         return self._log_time
-
-
-def _merge(old: _State, new: _State, accept: Tensor) -> _State:
-    """Per run, keep the new state where accepted and roll back elsewhere."""
-    out = object.__new__(_State)
-    out._degree, out._loss = old._degree, old._loss
-    out.params = {k: torch.where(_broadcast(accept, p), new.params[k], p) for k, p in old.params.items()}
-    out.grad_log = {k: torch.where(_broadcast(accept, g), new.grad_log[k], g) for k, g in old.grad_log.items()}
-    out.q = torch.where(accept[:, None], new.q, old.q)
-    for name in ("log_sum", "log_loss", "norm", "grad_norm", "smoothed"):
-        setattr(out, name, torch.where(accept, getattr(new, name), getattr(old, name)))
-    return out
 
 
 def sgd(
@@ -391,7 +449,7 @@ def sgd(
     rec = _Recorder()
 
     def record(st_params: Params, epoch_steps: int) -> None:
-        st = _State(model, st_params, X, y, loss)
+        st = _evaluate(model, st_params, X, y, loss)
         if not bool(st.finite().all()):
             raise FlowDivergence(epoch_steps, lr, st_params)
         time = torch.full((R,), lr * epoch_steps, dtype=X.dtype, device=X.device)

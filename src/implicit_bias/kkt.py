@@ -19,7 +19,7 @@ from torch import Tensor
 from . import _validate as check
 from . import qp
 from .loss import check_loss, dual_weights
-from .network import Model, Params, TwoLayerNet, flatten
+from .network import Model, Params, TwoLayerNet, alignment_gap, flatten, sq_norm
 
 
 @dataclass(frozen=True)
@@ -38,22 +38,19 @@ class KKTReport:
 def balancedness(model: Model, params: Params) -> Tensor:
     """max_j |v_j^2 - ||w_j||^2 - b_j^2| / ||theta||^2 per run: conserved by gradient flow, ~0 from small init."""
     check.params("params", params)
-    if not isinstance(model, TwoLayerNet) or not model.train_outer:
+    gap = model.conserved(params) if isinstance(model, TwoLayerNet) else None
+    if gap is None:
         R = next(iter(params.values())).shape[0]
         return torch.full((R,), float("nan"), dtype=next(iter(params.values())).dtype)
-    gap = params["v"].pow(2) - params["W"].pow(2).sum(-1)
-    if model.bias:
-        gap = gap - params["b"].pow(2)
-    return gap.abs().max(-1).values / flatten(params).pow(2).sum(1)
+    return gap.abs().max(-1).values / sq_norm(params)
 
 
 def alignment_proxy(model: Model, params: Params, X: Tensor, y: Tensor, loss: str = "exp") -> Tensor:
     """1 - cos(theta, -grad L) per run: zero exactly when -grad L has the KKT form and points along theta."""
     check.problem(params, X, y)
     check_loss(loss)
-    _, g = model.value_and_vjp(params, X, lambda out: dual_weights(y * out, loss) * y)
-    a, b = flatten(params), flatten(g)
-    return 1 - (a * b).sum(1) / (a.norm(dim=1) * b.norm(dim=1))
+    _, grad_log = model.value_and_vjp(params, X, lambda out: -dual_weights(y * out, loss) * y)
+    return alignment_gap(params, grad_log)
 
 
 def _kink_columns(model: TwoLayerNet, params: Params, X: Tensor, y: Tensor, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

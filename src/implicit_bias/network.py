@@ -30,7 +30,9 @@ class Model(Protocol):
 
     def forward(self, params: Params, X: Tensor) -> Tensor: ...
 
-    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]: ...
+    def value_and_vjp(
+        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+    ) -> tuple[Tensor, Params]: ...
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor: ...
 
@@ -79,6 +81,15 @@ def run_sum(t: Tensor) -> Tensor:
 def sq_norm(params: Params) -> Tensor:
     """Squared Euclidean norm of each run's parameters, (R,), independent of the thread count (``run_sum``)."""
     return sum(run_sum(t.pow(2)) for t in params.values())
+
+
+def alignment_gap(params: Params, grad_log: Params, norm: Tensor | None = None, grad_norm: Tensor | None = None) -> Tensor:
+    """1 - cos(theta, -grad log L) per run, (R,), with thread-invariant sums: zero exactly when the descent
+    direction points along theta. Norms already at hand can be passed in."""
+    norm = sq_norm(params).sqrt() if norm is None else norm
+    grad_norm = sq_norm(grad_log).sqrt() if grad_norm is None else grad_norm
+    dot = sum(run_sum(p * grad_log[k]) for k, p in params.items())
+    return 1 + dot / (norm * grad_norm).clamp_min(torch.finfo(dot.dtype).tiny)
 
 
 @dataclass(frozen=True)
@@ -168,15 +179,21 @@ class TwoLayerNet:
     def restore_conserved(self, params: Params, target: Tensor) -> Params:
         """Rescale (v_j, w_j, b_j) -> (c v_j, w_j / c, b_j / c), which leaves the network unchanged, so that
         the conserved quantities equal ``target`` again: undoes the O(step^2) drift of a discrete step."""
-        v2, a = params["v"].pow(2), self._neuron_norm(params).pow(2)
-        root = torch.sqrt(target.pow(2) + 4 * v2 * a)
-        # c^2 solves v^2 c^4 - target c^2 - a = 0; two forms of the positive root avoid cancellation.
-        c2 = torch.where(target >= 0, (target + root) / (2 * v2), 2 * a / (root - target))
-        c = torch.where((v2 > 0) & (a > 0) & torch.isfinite(c2), c2.sqrt(), torch.ones_like(c2))
-        out = dict(params, v=params["v"] * c, W=params["W"] / c[..., None])
-        if self.bias:
-            out["b"] = params["b"] / c
+        out = {k: t.clone() for k, t in params.items()}
+        self.restore_conserved_(out, target)
         return out
+
+    def restore_conserved_(self, params: Params, target: Tensor) -> None:
+        """``restore_conserved`` in place, for the training loop: no new parameter-sized tensor."""
+        v2, a = params["v"].pow(2), self._neuron_norm(params).pow_(2)
+        root = (4 * v2).mul_(a).add_(target.pow(2)).sqrt_()
+        # c^2 solves v^2 c^4 - target c^2 - a = 0; two forms of the positive root avoid cancellation.
+        c2 = torch.where(target >= 0, (target + root).div_(2 * v2), (2 * a).div_(root - target))
+        c = torch.where((v2 > 0) & (a > 0) & torch.isfinite(c2), c2.sqrt(), 1.0)
+        params["v"].mul_(c)
+        params["W"].div_(c[..., None])
+        if self.bias:
+            params["b"].div_(c)
 
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
@@ -197,12 +214,16 @@ class TwoLayerNet:
         Xt = X.transpose(1, 2)
         return torch.bmm(W, Xt) if b is None else torch.baddbmm(b, W, Xt)
 
-    def _times_inputs(self, D: Tensor, X: Tensor) -> Tensor:
-        """sum_i D[r, j, i] x_i for every run and neuron, (R, m, d): the transpose of ``_layout``'s product."""
+    def _times_inputs(self, D: Tensor, X: Tensor, out: Tensor | None = None) -> Tensor:
+        """sum_i D[r, j, i] x_i for every run and neuron, (R, m, d): the transpose of ``_layout``'s product,
+        written into ``out`` (contiguous, (R, m, d)) when given."""
+        R = D.shape[0]
+        out = torch.empty(R, self.m, self.d, dtype=D.dtype, device=D.device) if out is None else out
         if X.dim() == 2:
-            R = D.shape[0]
-            return (D.view(R * self.m, -1) @ X).view(R, self.m, self.d)
-        return torch.bmm(D, X)
+            torch.mm(D.view(R * self.m, -1), X, out=out.view(R * self.m, self.d))
+        else:
+            torch.bmm(D, X, out=out)
+        return out
 
     def _neuron_norm(self, params: Params) -> Tensor:
         """||(w_j, b_j)|| of every neuron, (R, m)."""
@@ -231,27 +252,35 @@ class TwoLayerNet:
         check.tensor("coef", coef, like=X, finite=False, nonempty=False)
         return self.value_and_vjp(params, X, lambda out: coef)[1]
 
-    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
+    def value_and_vjp(
+        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+    ) -> tuple[Tensor, Params]:
         """Outputs (R, n) and sum_i coef[r, i] grad N(x_i; theta_r), where coef = coef_fn(outputs): one forward pass.
 
-        Not differentiable by autograd: the backward pass reuses the forward's buffers in place.
+        Not differentiable by autograd: the backward pass reuses the forward's buffers in place. With ``out``
+        (gradient tensors of the right shapes, e.g. an earlier result) the gradients are written there.
         """
         self._check(params, X)
         R, n = params["W"].shape[0], X.shape[-2]
         relu, phi, weight, norm = self._features(params, X)
-        out = torch.bmm(weight[:, None, :], phi)[:, 0]
-        coef = coef_fn(out)
+        values = torch.bmm(weight[:, None, :], phi)[:, 0]
+        coef = coef_fn(values)
         if coef.shape != (R, n):
             raise ValueError(f"coef must have shape (R, n) = ({R}, {n}), got {tuple(coef.shape)}")
-        # sum_i c_i phi_ij, written as (1, n) x (n, m) products: much faster than (m, n) x (n, 1) ones in BLAS
-        gv = torch.bmm(coef[:, None, :], phi.transpose(1, 2))[:, 0] if self.train_outer or norm is not None else None
+        out = out or {}
+        gv = None
+        if self.train_outer or norm is not None:
+            # sum_i c_i phi_ij, written as (1, n) x (n, m) products: much faster than (m, n) x (n, 1) ones in BLAS
+            gv = out.get("v", torch.empty_like(weight)) if self.train_outer else torch.empty_like(weight)
+            torch.bmm(coef[:, None, :], phi.transpose(1, 2), out=gv[:, None, :])
         # dN/dz_ij = p weight_j sigma(z_ij)^(p-1), with sigma'(0) = 0 for ReLU; relu is not needed any more.
         slope = relu.sign_() if self.p == 1 else relu.pow_(self.p - 1)
         D = slope.mul_(coef[:, None, :])
-        scale = self.p * weight  # applied to the (R, m, d) product rather than to the (R, m, n) tensor
-        grads = {"W": self._times_inputs(D, X).mul_(scale[..., None])}
+        scale = weight if self.p == 1 else self.p * weight  # applied to the (R, m, d) product, not to (R, m, n)
+        grads = {"W": self._times_inputs(D, X, out.get("W")).mul_(scale[..., None])}
         if self.bias:
-            grads["b"] = D.sum(-1).mul_(scale)
+            grads["b"] = torch.sum(D, -1, out=out["b"]) if "b" in out else D.sum(-1)
+            grads["b"].mul_(scale)
         if norm is not None:  # gv so far lacks the normalization; then the normalization's own derivative
             gv = gv.mul_(norm.pow(1 - self.p))
             factor = (1 - self.p) * self.outer(params) * gv / norm.pow(2)
@@ -260,7 +289,7 @@ class TwoLayerNet:
                 grads["b"].addcmul_(factor, params["b"])
         if self.train_outer:
             grads["v"] = gv
-        return out, grads
+        return values, grads
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """Gradient of N(x_i; theta_run) for each point, (n, P) in the order of ``flatten``; small problems only."""
@@ -313,11 +342,14 @@ class LinearModel:
         _check_inputs(X, self.d, params["w"].shape[0])
         return params["w"] @ X.T if X.dim() == 2 else torch.bmm(X, params["w"][:, :, None])[..., 0]
 
-    def value_and_vjp(self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor]) -> tuple[Tensor, Params]:
-        """Outputs and sum_i coef[r, i] x_i for every run, where coef = coef_fn(outputs)."""
-        out = self.forward(params, X)
-        coef = coef_fn(out)
-        return out, {"w": coef @ X if X.dim() == 2 else torch.bmm(coef[:, None], X)[:, 0]}
+    def value_and_vjp(
+        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+    ) -> tuple[Tensor, Params]:
+        """Outputs and sum_i coef[r, i] x_i for every run, where coef = coef_fn(outputs); into ``out`` if given."""
+        values = self.forward(params, X)
+        coef = coef_fn(values)
+        g = coef @ X if X.dim() == 2 else torch.bmm(coef[:, None], X)[:, 0]
+        return values, {"w": g if out is None else out["w"].copy_(g)}
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """The gradient of w^T x_i is x_i."""

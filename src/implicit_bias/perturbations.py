@@ -45,15 +45,57 @@ class NetScore:
     def __call__(self, X: Tensor) -> Tensor:
         return self.net.forward(self.params, X)[0]
 
-    def line(self, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tensor] | None:
+    def line(self, X: Tensor, U: Tensor) -> _ReluLine | None:
         """For ReLU nets, r, rows -> N(X[rows] + r U[rows]) from pre-activations computed once: the pre-activations
         are affine in r, so each radius costs O(n m) instead of a forward pass. None for pReLU."""
         if self.net.p != 1:
             return None
         A = self.net.preactivations(self.params, X)[0]
-        B = U @ self.params["W"][0].T
-        v = self.net.outer(self.params)[0]
-        return lambda r, rows: torch.relu(A[rows] + r[:, None] * B[rows]) @ v
+        return _ReluLine(A, _along(U, self.params["W"][0]), self.net.outer(self.params)[0])
+
+
+@dataclass(frozen=True)
+class _ReluLine:
+    """r, rows -> sum_j v_j relu(A[rows, j] + r B[rows, j]): a ReLU net along a field, rows=None for all points."""
+
+    A: Tensor
+    B: Tensor
+    v: Tensor
+
+    def __call__(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
+        A, B = (self.A, self.B) if rows is None else (self.A[rows], self.B[rows])
+        return torch.addcmul(A, r[:, None], B).relu_() @ self.v  # one (k, m) temporary, not three
+
+    def restrict(self, rows: Tensor) -> _ReluLine:
+        """The same line on the points ``rows`` only, gathered once."""
+        return _ReluLine(self.A[rows], self.B[rows], self.v)
+
+
+@dataclass(frozen=True)
+class _ScoreLine:
+    """r, rows -> f(X[rows] + r U[rows]) for any score, rows=None for all points."""
+
+    score: Score
+    X: Tensor
+    U: Tensor
+
+    def __call__(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
+        X, U = (self.X, self.U) if rows is None else (self.X[rows], self.U[rows])
+        return self.score(X + r[:, None] * U)
+
+    def restrict(self, rows: Tensor) -> _ScoreLine:
+        """The same line on the points ``rows`` only."""
+        return _ScoreLine(self.score, self.X[rows], self.U[rows])
+
+
+def _along(U: Tensor, W: Tensor) -> Tensor:
+    """U W^T, (n, m): the rate of change of the pre-activations along the field. A universal direction pushed
+    against the labels (rows +-u) makes it rank one: one vector-matrix product instead of a matrix product."""
+    u = U[0]
+    sign = torch.where((U == u).all(1), 1.0, torch.where((U == -u).all(1), -1.0, 0.0)).to(U.dtype)
+    if bool((sign != 0).all()):
+        return sign[:, None] * (u @ W.T)[None]
+    return U @ W.T
 
 
 def net_score(net: TwoLayerNet, params: Params, run: int = 0) -> NetScore:
@@ -61,10 +103,10 @@ def net_score(net: TwoLayerNet, params: Params, run: int = 0) -> NetScore:
     return NetScore(net, select_run(params, run))
 
 
-def _line(score: Score, X: Tensor, U: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+def _line(score: Score, X: Tensor, U: Tensor) -> _ReluLine | _ScoreLine:
     """r (k,), rows (k,) -> f(X[rows] + r U[rows]): the score's own fast path when it has one."""
     fast = score.line(X, U) if isinstance(score, NetScore) else None
-    return fast if fast is not None else (lambda r, rows: score(X[rows] + r[:, None] * U[rows]))
+    return fast if fast is not None else _ScoreLine(score, X, U)
 
 
 def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
@@ -163,11 +205,15 @@ def bisect(score: Score, X: Tensor, y: Tensor, U: Tensor, lo: Tensor, hi: Tensor
     Returns radii at which y f(x + r U) <= 0 still holds: an upper bound on the distance, within
     (hi - lo) / 2^iters of a sign change.
     """
+    return _bisect(_line(score, X, U), y, lo, hi, iters)
+
+
+def _bisect(line: _ReluLine | _ScoreLine, y: Tensor, lo: Tensor, hi: Tensor, iters: int) -> Tensor:
+    """``bisect`` on a line search already set up (its pre-activations reused)."""
     lo, hi = lo.clone(), hi.clone()
-    line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
     for _ in range(check.positive_int("iters", iters)):
         mid = (lo + hi) / 2
-        flipped = y * line(mid, rows) <= 0
+        flipped = y * line(mid) <= 0
         hi = torch.where(flipped, mid, hi)
         lo = torch.where(flipped, lo, mid)
     return hi
@@ -183,22 +229,25 @@ def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | S
     check.score_output("score", score, X)
     grid = check_radii(radii).to(X)
     n = X.shape[0]
-    found = y * score(X) <= 0
-    radius = torch.full((n,), math.inf, dtype=X.dtype, device=X.device).masked_fill(found, 0.0)
-    lo = torch.zeros(n, dtype=X.dtype, device=X.device)
     line = _line(score, X, U)
+    lo = torch.zeros(n, dtype=X.dtype, device=X.device)
+    found = y * line(lo) <= 0  # the margins at r = 0, from the same line
+    radius = torch.full((n,), math.inf, dtype=X.dtype, device=X.device).masked_fill(found, 0.0)
     for r in grid:  # the first crossing on the grid; the bisection then stays inside that cell
         todo = (~found).nonzero()[:, 0]
         if todo.numel() == 0:
             break
-        flipped = torch.zeros_like(found)
-        flipped[todo] = y[todo] * line(r.expand(len(todo)), todo) <= 0
+        if 2 * todo.numel() > n:  # most points left: all of them at once beats gathering rows
+            flipped = ~found & (y * line(r.expand(n)) <= 0)
+        else:
+            flipped = torch.zeros_like(found)
+            flipped[todo] = y[todo] * line(r.expand(len(todo)), todo) <= 0
         radius = torch.where(flipped, r, radius)
         found = found | flipped
         lo = torch.where(found, lo, r)
     cell = found & (radius > 0)
     if cell.any():
-        radius[cell] = bisect(score, X[cell], y[cell], U[cell], lo[cell], radius[cell], iters)
+        radius[cell] = _bisect(line.restrict(cell.nonzero()[:, 0]), y[cell], lo[cell], radius[cell], iters)
     return radius
 
 
@@ -288,8 +337,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
     check.tensor("U", U, like=X)
     check.score_output("score", score, X)
     grid = check_radii(radii, allow_zero=True).to(X)
-    line, rows = _line(score, X, U), torch.arange(X.shape[0], device=X.device)
-    return torch.stack([y * line(r.expand(X.shape[0]), rows) for r in grid])
+    line = _line(score, X, U)
+    return torch.stack([y * line(r.expand(X.shape[0])) for r in grid])
 
 
 def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
