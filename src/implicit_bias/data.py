@@ -2,7 +2,8 @@
 et al.), and Min & Vidal's real images (even vs odd digits).
 
 Everything random is drawn on the CPU from an explicit ``torch.Generator`` and then moved to the device, so
-the same seed gives bit-identical data on every machine.
+the same seed gives the same data on a CPU or a GPU; like every result of the book, its last bits may differ
+between CPUs or libraries (README: "What is reproducible").
 """
 from __future__ import annotations
 
