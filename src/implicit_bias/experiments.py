@@ -30,6 +30,7 @@ from .perturbations import (
     flip_profile,
     frei_direction,
     line_radii,
+    margin_points,
     net_score,
     vardi_direction,
 )
@@ -269,7 +270,7 @@ def vardi_robustness(n: int, d: int, m: int, *, steps: int = 2000, margin_tol: f
     robust = vardi_network(t.train)
     q = t.margins()
     return VardiRobustness(
-        trained=t, robust=robust, margin_points=int((q <= (1 + margin_tol) * q.min()).sum()),
+        trained=t, robust=robust, margin_points=int(margin_points(q, margin_tol).sum()),
         along_z=vardi_flip_profile(t), along_z_margin=vardi_flip_profile(t, margin_tol=margin_tol),
         attacked=min_norm(net_score(t.net, t.params), X, y, seed=seed)["best"].radius,
         certified=certified_radius(*robust, X, y),

@@ -29,9 +29,7 @@ Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, diffe
 def select_run(params: Params, run: int) -> Params:
     """The parameters of one run, kept batched with R = 1."""
     check.params("params", params, finite=False)
-    R = params["W"].shape[0]
-    if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:
-        raise ValueError(f"run must be an integer in [0, {R}), got {run!r}")
+    run = check.run_index("run", run, params["W"].shape[0])
     return {k: t[run : run + 1] for k, t in params.items()}
 
 
@@ -112,14 +110,10 @@ def _line(score: Score, X: Tensor, U: Tensor) -> _ReluLine | _ScoreLine:
 def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
     """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
     check.tensor("X", X, nonempty=False)  # a finite float tensor (numpy arrays are refused); shape checked below
-    check.labels("y", y)
     if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
         want = "(n, d)" if d is None else f"(n, {d})"
         raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape (n,) = ({X.shape[0]},), got {tuple(y.shape)}")
-    if not torch.all((y == 1) | (y == -1)):
-        raise ValueError("y must hold labels -1 and +1 only")
+    check.labels("y", y, X.shape[0])
 
 
 def _unit(u: Tensor, name: str) -> Tensor:
@@ -147,8 +141,13 @@ def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | 
         tol = check.nonneg_real("tol", tol)
         if margins.shape != train.y.shape:
             raise ValueError(f"margins must have shape {tuple(train.y.shape)}, got {tuple(margins.shape)}")
-        weights = train.y * (margins <= (1 + tol) * margins.min())
+        weights = train.y * margin_points(margins, tol)
     return _unit(weights @ train.X, "sum_i y_i x_i")
+
+
+def margin_points(margins: Tensor, tol: float) -> Tensor:
+    """Which points are margin points, q_i <= (1 + tol) min q (bool, like ``margins``): the one definition."""
+    return margins <= (1 + tol) * margins.min()
 
 
 def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
