@@ -37,13 +37,16 @@ bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and 
 bench-book: $(STAMP)  ## time a cold `make book` and `make test` (tens of minutes; results in benchmarks/results/book.*)
 	$(PY) benchmarks/bench_book.py
 
-.PHONY: sync mathjax notebooks
+.PHONY: sync mathjax notebooks macros
 
 notebooks: $(STAMP)  ## re-execute every chapter at its defaults into its committed .ipynb (what nbval checks)
 	$(PY) tools/execute_notebooks.py
 
 sync: $(STAMP)  ## update each chapter's paired .ipynb from its MyST .md (jupytext --sync)
 	$(VENV)/bin/jupytext --sync $$(grep -l '^jupytext:' chapters/*.md)
+
+macros: $(STAMP)  ## write the math macros of _config.yml into every chapter's hidden macros cell (then make sync)
+	$(PY) tools/notebook_macros.py
 
 mathjax:  ## re-vendor MathJax into _vendor/mathjax from npm (VERSION=3.2.2; needs npm)
 	tools/vendor_mathjax.sh $(or $(VERSION),3.2.2)
