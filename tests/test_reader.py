@@ -32,11 +32,34 @@ def code_cells(md: Path) -> list:
     return [cell for cell in jupytext.read(md).cells if cell.cell_type == "code"]
 
 
+def display_math(md: Path) -> list[str]:
+    """The closing lines of the display equations ($$ blocks) in a chapter's prose (not in code cells or
+    in the hidden macros cell)."""
+    closing, in_code, in_macros, inside = [], False, False, False
+    for line in md.read_text().split("\n"):
+        if line.startswith("```{code-cell}"):
+            in_code = True
+        elif in_code and line == "```":
+            in_code = False
+        elif line.startswith(notebook_macros.MARKER):
+            in_macros = True
+        elif in_macros and line == "+++":
+            in_macros = False
+        elif not (in_code or in_macros) and line.startswith("$$"):
+            if inside:
+                closing.append(line)
+            inside = not inside
+    return closing
+
+
 def test_everything_is_numbered():
-    """Chapters and sections through _toc.yml, figures through numfig (Jupyter Book's default), equations."""
+    """Chapters and sections through _toc.yml, figures through numfig (Jupyter Book's default), equations
+    through their labels: MyST numbers a $$ equation only when it has one."""
     assert TOC.get("defaults", {}).get("numbered") is True, "_toc.yml: set defaults: {numbered: true}"
-    assert CONFIG["sphinx"]["config"].get("math_number_all") is True, "_config.yml: math_number_all: true"
     assert CONFIG["sphinx"]["config"].get("numfig", True) is not False, "figures must stay numbered (numfig)"
+    unlabelled = [(md.name, line) for md in sorted((ROOT / "chapters").glob("*.md")) for line in display_math(md)
+                  if not re.fullmatch(r"\$\$ \(eq-[\w-]+\)", line)]
+    assert not unlabelled, f"display equations without a label (hence without a number): {unlabelled}"
 
 
 def test_intro_map_matches_toc():
