@@ -54,11 +54,15 @@ mathjax:  ## re-vendor MathJax into _vendor/mathjax from npm (VERSION=3.2.2; nee
 clean:  ## remove builds and caches (keeps .venv)
 	rm -rf _build .pytest_cache
 
-.PHONY: linkcheck badges
+.PHONY: linkcheck badges pdf
 
 linkcheck: $(STAMP)  ## check the book's external links (Sphinx linkcheck, needs the network; report in _build/linkcheck)
 	rm -rf _build/linkcheck
 	$(VENV)/bin/jupyter-book build . --builder linkcheck --path-output _build/linkcheck
+
+pdf: $(STAMP)  ## one PDF of the whole book in _build/pdf/book.pdf, printed from the HTML by Chromium (builds the HTML if missing)
+	test -f _build/html/index.html || $(MAKE) book
+	$(PY) tools/book_pdf.py --html _build/html --out _build/pdf/book.pdf
 
 badges: $(STAMP)  ## render README badges, CITATION.cff and Colab install cells from the URL in _config.yml
 	$(PY) tools/badges.py

@@ -12,7 +12,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-import notebook_macros  # noqa: E402  (tools/ is not a package)
+import notebook_macros
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -94,7 +94,7 @@ def test_figures_have_captions_and_alt_text(md):
         where = f"{md.name}: figure cell starting {cell.source.splitlines()[0]!r}"
         assert len(caption.split()) >= 8, f"{where} needs a caption (mystnb.figure.caption)"
         assert len(alt.split()) >= 5, f"{where} needs alt text (mystnb.image.alt)"
-        several = cell.source.count("plt.show()") > 1 or re.search(r"^\s+plt\.show\(\)", cell.source, re.M)
+        several = cell.source.count("plt.show()") > 1 or re.search(r"^\s+plt\.show\(\)", cell.source, re.MULTILINE)
         if several:
             assert "name" not in opts["figure"], f"{where} draws several figures: one name cannot label them all"
         else:
@@ -138,7 +138,7 @@ def test_macros_cover_the_config():
 
 def parameter_names(md: Path) -> set[str]:
     cell = next(c for c in code_cells(md) if "parameters" in c.metadata.get("tags", []))
-    return set(re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, re.M))
+    return set(re.findall(r"^([A-Za-z_]\w*)\s*=", cell.source, re.MULTILINE))
 
 
 @pytest.mark.parametrize("name", RESULT_CHAPTERS)
@@ -147,12 +147,12 @@ def test_result_chapter_has_key_results_and_exercises(name):
     the chapter with papermill at other values of its real parameters."""
     md = ROOT / "chapters" / f"{name}.md"
     text = md.read_text()
-    box = re.search(r"^:{3,}\{admonition\} Key results?\n(.*?)^:{3,}$", text, re.M | re.S)
+    box = re.search(r"^:{3,}\{admonition\} Key results?\n(.*?)^:{3,}$", text, re.MULTILINE | re.DOTALL)
     assert box and "{glue:text}`" in box.group(1), f"{md.name}: a Key results admonition with glued numbers"
     assert not re.search(r"\d\.\d", re.sub(r"\{glue:text\}`[^`]*`|\$[^$]*\$", "", box.group(1))), (
         f"{md.name}: the key-results box must glue its measured numbers, not type them")
-    exercises = re.findall(r"^:{3,}\{exercise\}", text, re.M)
-    solutions = re.findall(r"^:{3,}\{solution\} (\S+)\n:class: dropdown", text, re.M)
+    exercises = re.findall(r"^:{3,}\{exercise\}", text, re.MULTILINE)
+    solutions = re.findall(r"^:{3,}\{solution\} (\S+)\n:class: dropdown", text, re.MULTILINE)
     assert 2 <= len(exercises) <= 4, f"{md.name}: {len(exercises)} exercises, want 2 to 4"
     assert len(solutions) == len(exercises), f"{md.name}: every exercise needs a folded (dropdown) solution"
     commands = re.findall(r"papermill - \S+\.ipynb --cwd chapters((?: -p \w+ \S+)+)", text)

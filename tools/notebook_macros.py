@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = "<!-- Math macros for Colab and Jupyter, generated from _config.yml by `make macros`. -->"
 CELL_HEADER = '+++ {"tags": ["remove-cell"]}'
 # The Colab install cell: the first code cell of a chapter.
-FIRST_CODE_CELL = re.compile(r"```\{code-cell\}.*?\n```\n", re.S)
+FIRST_CODE_CELL = re.compile(r"```\{code-cell\}.*?\n```\n", re.DOTALL)
 
 
 def macro_cell_source(config: dict) -> str:
