@@ -332,18 +332,23 @@ def test_committed_notebooks_have_no_stderr():
 # ---------------------------------------------------------------------------------------------------------
 # The reader's view: captions, folded solutions, phone width, the PDF
 
-# Measures, once the page has loaded, which elements of the article stick out of the viewport, leaving out
-# the ones that scroll inside their own box (code, math, tables, cell outputs).
+# Lays the page out 400 px wide once it has loaded and lists the elements of the article that stick out,
+# leaving out the ones that scroll inside their own box (code, math, tables, cell outputs). Both 400 and
+# 500 px (headless Chromium's narrowest window) are below the theme's smallest breakpoint: the same layout.
 OVERFLOW_PROBE = """<script>
-window.addEventListener("load", () => setTimeout(() => {
-  const root = document.documentElement, vw = root.clientWidth, wide = [];
-  for (const el of document.querySelectorAll("main *")) {
-    if (el.closest("pre, .highlight, mjx-container, .math, .table-wrapper, table, .cell_output, .output")) continue;
-    const r = el.getBoundingClientRect();
-    if (r.width > 0 && r.right > vw + 1) wide.push(el.tagName.toLowerCase() + "." + [...el.classList].join("."));
-  }
-  document.body.dataset.probe = JSON.stringify({vw: vw, wide: wide.slice(0, 8)});
-}, 2000));
+window.addEventListener("load", () => {
+  const root = document.documentElement, vw = 400;
+  root.style.width = vw + "px";  // headless Chromium's window is at least 500 px: lay the page out at 400
+  setTimeout(() => {
+    const wide = [];
+    for (const el of document.querySelectorAll("main article *")) {
+      if (el.closest("pre, .highlight, mjx-container, .math, .table-wrapper, table, .cell_output, .output")) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > vw + 1) wide.push(el.tagName.toLowerCase() + "." + [...el.classList].join("."));
+    }
+    document.body.dataset.probe = JSON.stringify({vw: vw, wide: wide.slice(0, 8)});
+  }, 2000);
+});
 </script>"""
 RESULT_CHAPTERS = ["chapters/implicit_bias", "chapters/generalization", "chapters/nonrobustness",
                    "chapters/robust_networks", "chapters/mechanism", "chapters/nearly_orthogonal",

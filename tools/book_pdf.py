@@ -54,7 +54,7 @@ def build_pdf(html: Path, out: Path, budget_ms: int = 20000) -> Path:
             print_page(browser, html / f"{doc}.html", part, budget_ms)
             start = len(writer.pages)
             writer.append(str(part))
-            writer.add_outline_item(Path(doc).name.replace("_", " "), start)
+            writer.add_outline_item(title=Path(doc).name.replace("_", " "), page_number=start)
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("wb") as f:
             writer.write(f)
