@@ -159,3 +159,21 @@ def test_result_chapter_has_key_results_and_exercises(name):
     assert commands, f"{md.name}: one exercise must rerun the chapter with the exact papermill command"
     used = {p for command in commands for p in re.findall(r"-p (\w+)", command)}
     assert used <= parameter_names(md), f"{md.name}: papermill sets {used - parameter_names(md)}, not parameters"
+
+
+def figure_width(size: str) -> float:
+    """A figsize width from chapter code; an expression (e.g. a width per panel) counts as wide."""
+    try:
+        return float(size)
+    except ValueError:
+        return float("inf")
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
+def test_wide_figures_take_the_full_width(md):
+    """11-pt labels stay above 8 pt when shown only if a figure is at most about 9 in wide in the text column
+    (about 750 px); a wider figure must take the page's full width (tag full-width, about 1050 px)."""
+    narrow = [cell.source.splitlines()[0] for cell in figure_cells(md)
+              if any(figure_width(w) >= 9 for w in re.findall(r"figsize=\(([^,]+),", cell.source))
+              and "full-width" not in cell.metadata.get("tags", [])]
+    assert not narrow, f"{md.name}: wide figures without the full-width tag: {narrow}"
