@@ -38,7 +38,7 @@ bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and 
 bench-book: $(STAMP)  ## time a cold `make book` and `make test` (tens of minutes; results in benchmarks/results/book.*)
 	$(PY) benchmarks/bench_book.py
 
-.PHONY: sync mathjax notebooks
+.PHONY: sync mathjax notebooks macros
 
 notebooks: $(STAMP)  ## re-execute every chapter at its defaults into its committed .ipynb (what nbval checks)
 	$(PY) tools/execute_notebooks.py
@@ -46,17 +46,24 @@ notebooks: $(STAMP)  ## re-execute every chapter at its defaults into its commit
 sync: $(STAMP)  ## update each chapter's paired .ipynb from its MyST .md (jupytext --sync)
 	$(VENV)/bin/jupytext --sync $$(grep -l '^jupytext:' chapters/*.md)
 
+macros: $(STAMP)  ## write the math macros of _config.yml into every chapter's hidden macros cell (then make sync)
+	$(PY) tools/notebook_macros.py
+
 mathjax:  ## re-vendor MathJax into _vendor/mathjax from npm (VERSION=3.2.2; needs npm)
 	tools/vendor_mathjax.sh $(or $(VERSION),3.2.2)
 
 clean:  ## remove builds and caches (keeps .venv)
 	rm -rf _build .pytest_cache
 
-.PHONY: linkcheck badges
+.PHONY: linkcheck badges pdf
 
 linkcheck: $(STAMP)  ## check the book's external links (Sphinx linkcheck, needs the network; report in _build/linkcheck)
 	rm -rf _build/linkcheck
 	$(VENV)/bin/jupyter-book build . --builder linkcheck --path-output _build/linkcheck
+
+pdf: $(STAMP)  ## one PDF of the whole book in _build/pdf/book.pdf, printed from the HTML by Chromium (builds the HTML if missing)
+	test -f _build/html/index.html || $(MAKE) book
+	$(PY) tools/book_pdf.py --html _build/html --out _build/pdf/book.pdf
 
 badges: $(STAMP)  ## render README badges, CITATION.cff and Colab install cells from the URL in _config.yml
 	$(PY) tools/badges.py

@@ -7,6 +7,7 @@ when missing (CI runs as root); if that fails, the tests fail, they never skip.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -217,10 +218,11 @@ def chromium() -> str:
     return shutil.which("chromium")
 
 
-def dump_dom(chromium: str, page: Path, budget_ms: int) -> str:
+def dump_dom(chromium: str, page: Path, budget_ms: int, width: int | None = None) -> str:
+    size = [f"--window-size={width},900"] if width else []
     with tempfile.TemporaryDirectory() as profile:
         run = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
+            [chromium, *CHROMIUM_FLAGS, *size, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
              "--dump-dom", page.as_uri()],
             capture_output=True, text=True, timeout=180,
         )
@@ -368,3 +370,111 @@ def test_committed_notebooks_have_no_stderr():
         noisy = [(i, "".join(out.get("text", ""))[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
                  for out in c.get("outputs", []) if out.get("name") == "stderr"]
         assert not noisy, f"{md.stem}.ipynb has stderr output (cell, text): {noisy}; silence it and `make notebooks`"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The reader's view: captions, folded solutions, phone width, the PDF
+
+# Lays the page out 400 px wide once it has loaded and lists the elements of the article that stick out,
+# leaving out the ones that scroll inside their own box (code, math, tables, cell outputs). Both 400 and
+# 500 px (headless Chromium's narrowest window) are below the theme's smallest breakpoint: the same layout.
+OVERFLOW_PROBE = """<script>
+window.addEventListener("load", () => {
+  const root = document.documentElement, vw = 400;
+  root.style.width = vw + "px";  // headless Chromium's window is at least 500 px: lay the page out at 400
+  setTimeout(() => {
+    const wide = [];
+    for (const el of document.querySelectorAll("main article *")) {
+      if (el.closest("pre, .highlight, mjx-container, .math, .table-wrapper, table, .cell_output, .output")) continue;
+      const r = el.getBoundingClientRect();
+      if (r.width > 0 && r.right > vw + 1) wide.push(el.tagName.toLowerCase() + "." + [...el.classList].join("."));
+    }
+    document.body.dataset.probe = JSON.stringify({vw: vw, wide: wide.slice(0, 8)});
+  }, 2000);
+});
+</script>"""
+RESULT_CHAPTERS = ["chapters/implicit_bias", "chapters/generalization", "chapters/nonrobustness",
+                   "chapters/robust_networks", "chapters/mechanism", "chapters/nearly_orthogonal",
+                   "chapters/polynomial_relu", "chapters/scaling"]
+
+
+def article_figures(soup: BeautifulSoup) -> list:
+    """The images of the article that come from the build (figures), not icons of the theme."""
+    main = soup.find("main") or soup
+    return [img for img in main.find_all("img") if "_images/" in img.get("src", "")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS)
+def test_figures_have_captions_and_alt_text(book_html, doc):
+    """Every figure of the page is a numbered (or at least captioned) figure with alt text."""
+    soup = BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser")
+    bad = []
+    for img in article_figures(soup):
+        figure = img.find_parent("figure")
+        caption = figure.find("figcaption") if figure else None
+        if not img.get("alt", "").strip() or caption is None or len(caption.get_text().split()) < 8:
+            bad.append(img["src"])
+    assert not bad, f"{doc}: figures without a caption or alt text: {bad}"
+    numbered = soup.select("figcaption span.caption-number")
+    assert not article_figures(soup) or numbered, f"{doc}: no figure carries a number"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", RESULT_CHAPTERS)
+def test_exercise_solutions_are_folded(book_html, chromium, doc):
+    """Exercises show; their solutions are folded until the reader opens them."""
+    dom = BeautifulSoup(dump_dom(chromium, book_html / f"{doc}.html", 5000), "html.parser")
+    exercises = dom.select("div.exercise")
+    solutions = dom.select("div.solution")
+    assert len(exercises) >= 2 and len(solutions) == len(exercises), (
+        f"{doc}: {len(exercises)} exercises and {len(solutions)} solutions rendered")
+    for solution in solutions:
+        folded = solution.find_parent("details") or solution.name == "details" or "toggle-hidden" in " ".join(
+            solution.get("class", []) + [c for d in solution.find_all(class_=True) for c in d["class"]])
+        assert folded, f"{doc}: a solution is not folded: {solution.get_text()[:80]!r}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("doc", DOCS)
+def test_phone_width_has_no_horizontal_scroll(book_html, chromium, doc):
+    """At 400 px wide nothing outside code, math, tables and cell outputs sticks out of the screen."""
+    page = book_html / f"{doc}.html"
+    probe = page.with_name(f"{page.stem}.__probe__.html")
+    probe.write_text(page.read_text().replace("</body>", OVERFLOW_PROBE + "</body>"))
+    try:
+        dom = BeautifulSoup(dump_dom(chromium, probe, 8000, width=400), "html.parser")
+    finally:
+        probe.unlink()
+    found = dom.body.get("data-probe") if dom.body else None
+    assert found, f"{doc}: the overflow probe did not run"
+    result = json.loads(found)
+    assert not result["wide"], f"{doc}: at {result['vw']} px these stick out of the screen: {result['wide']}"
+
+
+@pytest.mark.slow
+def test_pdf_holds_every_chapter_and_figure(book_html, chromium, tmp_path):
+    """`make pdf`: one PDF with every chapter title and at least as many images as the HTML has figures."""
+    from pypdf import PdfReader
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import book_pdf
+
+    reader = PdfReader(book_pdf.build_pdf(book_html, tmp_path / "book.pdf"))
+
+    def squash(text: str) -> str:
+        return re.sub(r"\W+", "", text).lower()
+
+    text = squash(" ".join(page.extract_text() or "" for page in reader.pages))
+    titles = []
+    for doc in DOCS:
+        h1 = BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser").find("h1")
+        for extra in h1.select(".section-number, .headerlink"):
+            extra.decompose()
+        titles.append(h1.get_text(" ", strip=True))
+    missing = [t for t in titles if squash(t) not in text]
+    assert not missing, f"chapter titles missing from the PDF: {missing}"
+    figures = sum(len(article_figures(BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser")))
+                  for doc in DOCS)
+    images = sum(len(page.images) for page in reader.pages)
+    assert images >= figures > 0, f"the PDF holds {images} images, the HTML {figures} figures"

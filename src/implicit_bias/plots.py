@@ -3,14 +3,59 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from matplotlib.axes import Axes
 
 from .flow import History
 from .kkt import KKTReport
 
 LOG10 = np.log(10.0)
+
+# Okabe & Ito's colour-blind-safe palette (blue, orange, bluish green, vermillion, reddish purple, sky blue,
+# yellow, black): no red/brown or red/green pair that a reader cannot tell apart.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+# The book's one figure style. The HTML shows a figure at the text column's width (about 7.5 in at 96 px
+# per inch), so a panel of about 5 in keeps 11-pt labels above 8 pt as shown; 150 dpi keeps them sharp.
+BOOK_STYLE = {
+    "figure.dpi": 150,
+    "savefig.dpi": 150,
+    "figure.figsize": (5.0, 3.4),
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 9.5,
+    "legend.title_fontsize": 9.5,
+    "legend.framealpha": 0.85,
+    "legend.loc": "best",
+    "axes.prop_cycle": cycler(color=PALETTE),
+    "lines.linewidth": 1.6,
+}
+# A legend with more entries than this goes right of its axes instead of over the curves.
+MAX_LEGEND_INSIDE = 4
+
+
+def use_book_style() -> None:
+    """Apply the book's figure style (every chapter gets it by importing this module)."""
+    mpl.rcParams.update(BOOK_STYLE)
+
+
+use_book_style()
+
+
+def _legend(ax: Axes, outside: bool | None = None, **kwargs) -> None:
+    """The axes' legend in the book's style: inside where it covers least data, or right of the axes when
+    ``outside`` (by default: when it has more than MAX_LEGEND_INSIDE entries)."""
+    if outside is None:
+        outside = len(ax.get_legend_handles_labels()[1]) > MAX_LEGEND_INSIDE
+    if outside:
+        kwargs |= {"loc": "center left", "bbox_to_anchor": (1.02, 0.5)}
+    ax.legend(**kwargs)
 
 
 def _axes(ax: Axes | None, size: tuple[float, float] = (5.0, 3.4)) -> Axes:
@@ -35,7 +80,7 @@ def margins_over_time(history: History, ax: Axes | None = None) -> Axes:
                 label=r"smoothed $\tilde\gamma$" if r == 0 else None)
     ax.set_xlabel(r"$\log_{10}$ gradient-flow time $t$")
     ax.set_ylabel("margin / $\\|\\theta\\|^L$")
-    ax.legend(title="one colour per run", fontsize=8, title_fontsize=8)
+    _legend(ax, title="one colour per run")
     return ax
 
 
@@ -60,7 +105,7 @@ def kkt_over_time(log10_t: Sequence[float], reports: Sequence[KKTReport], ax: Ax
         ax.semilogy(log10_t, values, "o-", ms=3, label=label)
     ax.set_xlabel(r"$\log_{10}$ gradient-flow time $t$")
     ax.set_ylabel("residual")
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -73,7 +118,7 @@ def schedules_over_time(histories: dict[str, History], run: int = 0, ax: Axes | 
         ax.plot(x, y, style, ms=3, markevery=max(1, len(x) // 40), label=name)
     ax.set_xlabel(r"$\log_{10}$ gradient-flow time $t$")
     ax.set_ylabel(r"normalized margin $\bar\gamma$")
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -87,7 +132,7 @@ def cluster_projection(X: np.ndarray, y: np.ndarray, directions: np.ndarray, lab
         ax.scatter(P[sel, 0], P[sel, 1], s=6, alpha=0.6, color=colour, label=f"y = {lab:+d}")
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -95,7 +140,7 @@ def gram_heatmap(G: np.ndarray, title: str, ax: Axes | None = None) -> Axes:
     """A cosine Gram matrix as an image with a shared colour scale of [-1, 1]."""
     ax = _axes(ax, (3.4, 3.0))
     im = ax.imshow(G, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     ax.set_xlabel("point")
     ax.set_ylabel("point")
     ax.figure.colorbar(im, ax=ax, fraction=0.046, label="cosine")
@@ -112,7 +157,7 @@ def radius_histogram(values: np.ndarray, references: dict[str, float], xlabel: s
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test points")
     ax.set_ylim(top=1.4 * ax.get_ylim()[1])
-    ax.legend(loc="upper right", fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -147,7 +192,7 @@ def power_law(table, x: str, y: str, law, theory_exponent: float, xlabel: str, y
     ax.loglog(grid, anchor * grid**theory_exponent, "k--", lw=1, label=f"theory: exponent {theory_exponent:g}")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -164,7 +209,7 @@ def robust_accuracy_curves(eps: np.ndarray, curves: dict[str, np.ndarray], refer
     ax.set_xlabel(xlabel)
     ax.set_ylabel("robust accuracy")
     ax.set_ylim(-0.03, 1.03)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return ax
 
 
@@ -173,9 +218,9 @@ def cosine_heatmap(C: np.ndarray, columns: Sequence[str], title: str, ax: Axes |
     """Cosines of neurons (rows, e.g. sorted by contribution) with reference directions (columns), on [-1, 1]."""
     ax = _axes(ax, (3.4, 4.0))
     im = ax.imshow(C, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(len(columns)), columns, fontsize=7)
+    ax.set_xticks(range(len(columns)), columns, fontsize="small")
     ax.set_ylabel("neuron (largest contribution first)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.05, label="cosine")
     return ax
@@ -190,7 +235,7 @@ def contribution_profile(contributions: dict[str, np.ndarray], ax: Axes | None =
     ax.set_xlabel("neuron rank")
     ax.set_ylabel(r"$|v_j|\,\|w_j\|$ / largest")
     ax.set_ylim(bottom=1e-6)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -214,7 +259,7 @@ def labelled_series(x: np.ndarray | dict[str, np.ndarray], ys: dict[str, np.ndar
         ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
 
 
@@ -256,10 +301,7 @@ def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xla
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if legend_outside:
-        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    else:
-        ax.legend(fontsize=7)
+    _legend(ax, outside=True if legend_outside else None)
     return ax
 
 
@@ -279,7 +321,7 @@ def distance_brackets(exact: np.ndarray, others: dict[str, np.ndarray], xlabel: 
     ax.set_ylim(0, 1.05 * top)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return ax
 
 
@@ -302,7 +344,7 @@ def margin_paths(radii: np.ndarray, curves: dict[str, np.ndarray], xlabel: str, 
         ax.axvline(x, color="0.4", linestyle=["--", ":", "-."][i % 3], lw=1, label=name)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    _legend(ax)
     return ax
 
 
@@ -326,5 +368,5 @@ def measured_vs_theory(x: np.ndarray, measured: dict[str, np.ndarray], theory, t
             axis.set_minor_formatter(LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    _legend(ax)
     return ax
