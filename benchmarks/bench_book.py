@@ -5,6 +5,7 @@ from scratch) and `make test` (the whole suite, the book build and nbval include
 Each command runs once, in the repository, with the machine otherwise idle; the report records its exit code,
 so a timing of a failed run is never mistaken for a good one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,12 @@ def markdown(report: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="time two instant make commands instead (checks the script)")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for JSON and Markdown")
+    parser.add_argument(
+        "--smoke", action="store_true", help="time two instant make commands instead (checks the script)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for JSON and Markdown"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     name = "book-smoke" if args.smoke else "book"

@@ -5,6 +5,7 @@ and peak memory. Run ``python benchmarks/bench_engine.py --help``.
 Every comparison is a ratio of timings taken in the same run, interleaved, each the minimum of several
 repetitions (the least disturbed one); the machine's load average is recorded with every result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,11 @@ class Size:
     p: float = 1.0
 
 
-SIZES = [Size("small", 100, 200, 32, 16), Size("medium", 1000, 1000, 256, 8), Size("medium-prelu3", 1000, 1000, 256, 8, 3.0)]
+SIZES = [
+    Size("small", 100, 200, 32, 16),
+    Size("medium", 1000, 1000, 256, 8),
+    Size("medium-prelu3", 1000, 1000, 256, 8, 3.0),
+]
 R_SWEEP = [Size(f"small-R{R}", 100, 200, 32, R) for R in (1, 4, 64, 256)]  # with "small" (R = 16)
 SMOKE = [Size("smoke", 20, 40, 8, 4), Size("smoke-prelu3", 20, 40, 8, 4, 3.0)]
 MEMORY = Size("mem", 2000, 2000, 1024, 4)  # the large size of the memory figure
@@ -74,12 +79,17 @@ def clock(fn, device: torch.device) -> float:
     return timer() - start
 
 
-def engine_seconds(size: Size, steps: int, device: torch.device, schedule: str = "constant",
-                   dtype: torch.dtype = torch.float64) -> float:
+def engine_seconds(
+    size: Size, steps: int, device: torch.device, schedule: str = "constant", dtype: torch.dtype = torch.float64
+) -> float:
     """Wall time of ``steps`` steps of the batched engine, all R runs at once (one record at the end)."""
     X, y, net, params = problem(size, device, dtype)
-    return clock(lambda: gradient_flow(net, params, X, y, schedule=schedule, lr=0.01, steps=steps, record_every=steps,
-                                       progress=False), device)
+    return clock(
+        lambda: gradient_flow(
+            net, params, X, y, schedule=schedule, lr=0.01, steps=steps, record_every=steps, progress=False
+        ),
+        device,
+    )
 
 
 class PerSeedNet(torch.nn.Module):
@@ -188,13 +198,21 @@ def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dic
     def ratio(key: str, over: str = "engine") -> float | None:
         return best[over] / best[key] if key in best else None
 
-    return {**asdict(size), "steps": steps, "repeats": repeats, "load_avg": [round(x, 2) for x in loads],
-            "seconds": best, "engine_steps_per_s": steps / e,
-            "baseline_steps_per_s": steps / best["baseline"] if "baseline" in best else None,
-            "engine_ms_per_run_step": 1e3 * e / steps / size.R,
-            "baseline_over_engine": ratio("engine", "baseline") if "baseline" in best else None,
-            "engine_over_lean": ratio("lean"), "engine_over_gemm": ratio("gemm"),
-            "normalized_over_constant": best["normalized"] / e, "float32_speedup": e / best["float32"]}
+    return {
+        **asdict(size),
+        "steps": steps,
+        "repeats": repeats,
+        "load_avg": [round(x, 2) for x in loads],
+        "seconds": best,
+        "engine_steps_per_s": steps / e,
+        "baseline_steps_per_s": steps / best["baseline"] if "baseline" in best else None,
+        "engine_ms_per_run_step": 1e3 * e / steps / size.R,
+        "baseline_over_engine": ratio("engine", "baseline") if "baseline" in best else None,
+        "engine_over_lean": ratio("lean"),
+        "engine_over_gemm": ratio("gemm"),
+        "normalized_over_constant": best["normalized"] / e,
+        "float32_speedup": e / best["float32"],
+    }
 
 
 def time_to_kkt(device: torch.device, budget: int, constant_budget: int, target: float = 0.01) -> dict:
@@ -209,8 +227,9 @@ def time_to_kkt(device: torch.device, budget: int, constant_budget: int, target:
     out = {"tolerance": target, "final_normalized_margin": float(final)}
     for schedule, lr, steps in (("normalized", 0.1, budget), ("constant", 0.5, constant_budget)):
         start = time.perf_counter()
-        res = gradient_flow(net, p0, data.X, data.y, schedule=schedule, lr=lr, steps=steps, record_every=10,
-                            progress=False)
+        res = gradient_flow(
+            net, p0, data.X, data.y, schedule=schedule, lr=lr, steps=steps, record_every=10, progress=False
+        )
         seconds = time.perf_counter() - start
         h = res.history
         close = np.abs(h.normalized_margin[:, 0] - final) <= target * abs(final)
@@ -240,8 +259,13 @@ def memory(size: Size, steps: tuple[int, int], device: str) -> dict:
     """Peak memory after a few and after many steps, and the size of one parameter buffer (all runs)."""
     params_mb = size.R * size.m * (size.d + 2) * 8 / 2**20
     few, many = (peak_memory_mb(size, s, device) for s in steps)
-    return {"size": f"d={size.d} n={size.n} m={size.m} R={size.R}", "steps": list(steps), "peak_mb": [few, many],
-            "growth_mb": many - few, "parameter_buffer_mb": params_mb}
+    return {
+        "size": f"d={size.d} n={size.n} m={size.m} R={size.R}",
+        "steps": list(steps),
+        "peak_mb": [few, many],
+        "growth_mb": many - few,
+        "parameter_buffer_mb": params_mb,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -253,8 +277,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--only", nargs="*", default=None, help="time only these sizes (by name); for development")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON and Markdown")
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if args.device == "auto" else args.device)
+    )
     sizes = SMOKE if args.smoke else SIZES + R_SWEEP
     sizes = [s for s in sizes if args.only is None or s.name in args.only]
     repeats = args.repeats or (2 if args.smoke else 5)
@@ -264,17 +291,25 @@ def main(argv: list[str] | None = None) -> dict:
         rows.append(time_size(size, steps, device, repeats))
         print(json.dumps(rows[-1]), flush=True)
     report = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "device": str(device), "cpus": os.cpu_count(),
-                    "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "torch": torch.__version__,
+            "threads": torch.get_num_threads(),
+            "device": str(device),
+            "cpus": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name() if device.type == "cuda" else None,
+        },
         "method": f"minimum of {repeats} interleaved repetitions, "
-                  f"{'process CPU time (one thread)' if torch.get_num_threads() == 1 else 'wall time'}; "
-                  "load_avg is the 1-minute load after each",
+        f"{'process CPU time (one thread)' if torch.get_num_threads() == 1 else 'wall time'}; "
+        "load_avg is the 1-minute load after each",
         "engine": rows,
-        "time_to_kkt": None if args.only else time_to_kkt(device, budget=200 if args.smoke else 20_000,
-                                                          constant_budget=300 if args.smoke else 30_000),
-        "memory": None if args.only else memory(SMOKE[0] if args.smoke else MEMORY, (2, 6) if args.smoke else (2, 40),
-                                                str(device)),
+        "time_to_kkt": None
+        if args.only
+        else time_to_kkt(device, budget=200 if args.smoke else 20_000, constant_budget=300 if args.smoke else 30_000),
+        "memory": None
+        if args.only
+        else memory(SMOKE[0] if args.smoke else MEMORY, (2, 6) if args.smoke else (2, 40), str(device)),
         "load_avg_end": load(),
     }
     report["targets"] = targets(report)
@@ -293,8 +328,9 @@ def targets(report: dict) -> list[dict]:
     def at(name: str, key: str) -> float | None:
         return rows[name][key] if name in rows else None
 
-    per_run = [rows[s.name]["engine_ms_per_run_step"] for s in sorted(SIZES[:1] + R_SWEEP, key=lambda s: s.R)
-               if s.name in rows]
+    per_run = [
+        rows[s.name]["engine_ms_per_run_step"] for s in sorted(SIZES[:1] + R_SWEEP, key=lambda s: s.R) if s.name in rows
+    ]
     rises = max((b / a for a, b in itertools.pairwise(per_run)), default=None)
     kkt, mem = report["time_to_kkt"], report["memory"]
     base = [r["baseline_over_engine"] for r in rows.values() if r["baseline_over_engine"] is not None]
@@ -307,13 +343,21 @@ def targets(report: dict) -> list[dict]:
         ("engine/own GEMMs <= 1.10 on medium", at("medium", "engine_over_gemm"), lambda v: v <= 1.10),
         ("normalized/constant per step <= 1.2 on small", at("small", "normalized_over_constant"), lambda v: v <= 1.2),
         ("per-run cost, largest rise from one R to the next <= 1", rises, lambda v: v <= 1.0),
-        ("peak memory growth from 2 to 40 steps (MB) <= 1 parameter buffer",
-         None if mem is None else mem["growth_mb"], lambda v: v <= mem["parameter_buffer_mb"]),
-        ("KKT steps, constant over normalized, >= 100",
-         None if kkt is None else (kkt["step_ratio"] or kkt["step_ratio_at_least"]), lambda v: v >= 100),
+        (
+            "peak memory growth from 2 to 40 steps (MB) <= 1 parameter buffer",
+            None if mem is None else mem["growth_mb"],
+            lambda v: v <= mem["parameter_buffer_mb"],
+        ),
+        (
+            "KKT steps, constant over normalized, >= 100",
+            None if kkt is None else (kkt["step_ratio"] or kkt["step_ratio_at_least"]),
+            lambda v: v >= 100,
+        ),
     ]
-    return [{"target": name, "value": value, "met": None if value is None else bool(met(value))}
-            for name, value, met in checks]
+    return [
+        {"target": name, "value": value, "met": None if value is None else bool(met(value))}
+        for name, value, met in checks
+    ]
 
 
 def _fmt(value: float | None, spec: str = ".2f") -> str:
@@ -323,27 +367,46 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
 def markdown(report: dict) -> str:
     """The report as Markdown tables, for the issue notes (the book renders the JSON itself)."""
     m = report["machine"]
-    head = ("| size | d | n | m | R | p | engine steps/s | engine/lean | engine/own GEMMs | normalized/constant "
-            "| float32 speed-up | baseline/engine | load |")
-    lines = [(f"Machine: {m['platform']}, torch {m['torch']}, {m['threads']} threads, device {m['device']}; "
-              f"{report['method']}."), "", head,
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    head = (
+        "| size | d | n | m | R | p | engine steps/s | engine/lean | engine/own GEMMs | normalized/constant "
+        "| float32 speed-up | baseline/engine | load |"
+    )
+    lines = [
+        (
+            f"Machine: {m['platform']}, torch {m['torch']}, {m['threads']} threads, device {m['device']}; "
+            f"{report['method']}."
+        ),
+        "",
+        head,
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in report["engine"]:
-        lines.append(f"| {r['name']} | {r['d']} | {r['n']} | {r['m']} | {r['R']} | {r['p']} | "
-                     f"{r['engine_steps_per_s']:.1f} | {_fmt(r['engine_over_lean'])} | {_fmt(r['engine_over_gemm'])} | "
-                     f"{r['normalized_over_constant']:.2f} | {r['float32_speedup']:.2f} | "
-                     f"{_fmt(r['baseline_over_engine'])} | {max(r['load_avg']):.2f} |")
+        lines.append(
+            f"| {r['name']} | {r['d']} | {r['n']} | {r['m']} | {r['R']} | {r['p']} | "
+            f"{r['engine_steps_per_s']:.1f} | {_fmt(r['engine_over_lean'])} | {_fmt(r['engine_over_gemm'])} | "
+            f"{r['normalized_over_constant']:.2f} | {r['float32_speedup']:.2f} | "
+            f"{_fmt(r['baseline_over_engine'])} | {max(r['load_avg']):.2f} |"
+        )
     k, mem = report["time_to_kkt"], report["memory"]
     if k is not None:
         ratio = k["step_ratio"] or (f">= {k['step_ratio_at_least']:.0f}" if k["step_ratio_at_least"] else "n/a")
         reached = k["constant"]["steps"] or f"more than {k['constant']['budget']}"
-        lines += ["", (f"Time to the KKT direction (normalized margin within {k['tolerance']:.0%} of its long-run "
-                       f"value): normalized schedule {k['normalized']['steps']} steps, constant schedule {reached} "
-                       f"steps (gap at end {k['constant']['relative_gap_at_end']:.3g}); ratio {ratio}.")]
+        lines += [
+            "",
+            (
+                f"Time to the KKT direction (normalized margin within {k['tolerance']:.0%} of its long-run "
+                f"value): normalized schedule {k['normalized']['steps']} steps, constant schedule {reached} "
+                f"steps (gap at end {k['constant']['relative_gap_at_end']:.3g}); ratio {ratio}."
+            ),
+        ]
     if mem is not None:
-        lines += [(f"Peak memory ({mem['size']}): {mem['peak_mb'][0]:.0f} MB after {mem['steps'][0]} steps, "
-                   f"{mem['peak_mb'][1]:.0f} MB after {mem['steps'][1]}; one parameter buffer "
-                   f"{mem['parameter_buffer_mb']:.0f} MB.")]
+        lines += [
+            (
+                f"Peak memory ({mem['size']}): {mem['peak_mb'][0]:.0f} MB after {mem['steps'][0]} steps, "
+                f"{mem['peak_mb'][1]:.0f} MB after {mem['steps'][1]}; one parameter buffer "
+                f"{mem['parameter_buffer_mb']:.0f} MB."
+            )
+        ]
     lines += ["", "| target | value | met |", "| --- | --- | --- |"]
     lines += [f"| {t['target']} | {_fmt(t['value'], '.3g')} | {t['met']} |" for t in report["targets"]]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,6 @@
 """Benchmarks of robustness measurement: flip curves and attacks on many test points, and the exact solver's
 cost against the number of neurons that can change state. Run ``python benchmarks/bench_robustness.py --help``."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def load() -> float:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
 
 
-def throughput(d: int, k: int, m: int, n_points: int, n_pgd: int, device: str = "cpu", seed: int = 0,
-               repeats: int = 5) -> dict:
+def throughput(
+    d: int, k: int, m: int, n_points: int, n_pgd: int, device: str = "cpu", seed: int = 0, repeats: int = 5
+) -> dict:
     """Points per second of the universal-direction flip curve (fastest of ``repeats``), DeepFool and PGD on one
     trained network."""
     trained = experiments.train_cluster_network(d, k, m, steps=300, n_test=n_points, seed=seed, device=device)
@@ -44,11 +46,24 @@ def throughput(d: int, k: int, m: int, n_points: int, n_pgd: int, device: str = 
     prof, t_flip = timed(lambda: perturbations.flip_profile(score, X, y, U, radii), repeats)
     _, t_df = timed(lambda: attacks.deepfool(score, X, y))
     _, t_pgd = timed(lambda: attacks.pgd(score, X[:n_pgd], y[:n_pgd], 4 * math.sqrt(d / k), search=5, seed=seed))
-    return {"device": str(X.device), "d": d, "k": k, "m": m, "points": n_points, "r50_over_sqrt_d_over_k": prof.r50 / math.sqrt(d / k),
-            "flip_curve_s": t_flip, "flip_curve_points_per_s": n_points / t_flip,
-            "deepfool_s": t_df, "deepfool_points_per_s": n_points / t_df,
-            "pgd_points": n_pgd, "pgd_s": t_pgd, "pgd_points_per_s": n_pgd / t_pgd, "flip_curve_repeats": repeats,
-            "threads": torch.get_num_threads(), "load_avg": load()}
+    return {
+        "device": str(X.device),
+        "d": d,
+        "k": k,
+        "m": m,
+        "points": n_points,
+        "r50_over_sqrt_d_over_k": prof.r50 / math.sqrt(d / k),
+        "flip_curve_s": t_flip,
+        "flip_curve_points_per_s": n_points / t_flip,
+        "deepfool_s": t_df,
+        "deepfool_points_per_s": n_points / t_df,
+        "pgd_points": n_pgd,
+        "pgd_s": t_pgd,
+        "pgd_points_per_s": n_pgd / t_pgd,
+        "flip_curve_repeats": repeats,
+        "threads": torch.get_num_threads(),
+        "load_avg": load(),
+    }
 
 
 def exact_cost(d: int, widths: list[int], points: int, seed: int = 0) -> list[dict]:
@@ -61,23 +76,33 @@ def exact_cost(d: int, widths: list[int], points: int, seed: int = 0) -> list[di
         params = net.init(runs=1, scale=1.0, seed=seed)
         f = net.forward(params, X)[0]
         y = torch.where(f >= 0, 1.0, -1.0)
-        _, seconds = timed(lambda: [exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)  # noqa: B023 (called at once)
-                                    for i in range(points)])
+        _, seconds = timed(
+            lambda: [
+                exact.exact_distance(net, params, X[i], float(y[i]), math.inf, max_free=m)  # noqa: B023 (called at once)
+                for i in range(points)
+            ]
+        )
         rows.append({"d": d, "free_neurons": m, "seconds_per_point": seconds / points})
     return rows
 
 
 def markdown(report: dict) -> str:
     t = report["throughput"]
-    lines = [f"Robustness measurement ({t['device']}, {t['threads']} threads, load {t['load_avg']:.2f}) on {t['points']} "
-             f"test points at d = {t['d']}, k = {t['k']}, width {t['m']} (r50 / sqrt(d/k) = "
-             f"{t['r50_over_sqrt_d_over_k']:.3f}; flip curve: fastest of {t['flip_curve_repeats']}):", "",
-             "| measurement | points | seconds | points/s |", "| --- | --- | --- | --- |",
-             f"| flip curve along the universal direction (100 radii + bisection) | {t['points']} | "
-             f"{t['flip_curve_s']:.2f} | {t['flip_curve_points_per_s']:.0f} |",
-             f"| DeepFool (ℓ2) | {t['points']} | {t['deepfool_s']:.2f} | {t['deepfool_points_per_s']:.0f} |",
-             f"| PGD (ℓ2, 5 radii searched) | {t['pgd_points']} | {t['pgd_s']:.2f} | {t['pgd_points_per_s']:.0f} |",
-             "", "| exact solver: free neurons | seconds per point |", "| --- | --- |"]
+    lines = [
+        f"Robustness measurement ({t['device']}, {t['threads']} threads, load {t['load_avg']:.2f}) on {t['points']} "
+        f"test points at d = {t['d']}, k = {t['k']}, width {t['m']} (r50 / sqrt(d/k) = "
+        f"{t['r50_over_sqrt_d_over_k']:.3f}; flip curve: fastest of {t['flip_curve_repeats']}):",
+        "",
+        "| measurement | points | seconds | points/s |",
+        "| --- | --- | --- | --- |",
+        f"| flip curve along the universal direction (100 radii + bisection) | {t['points']} | "
+        f"{t['flip_curve_s']:.2f} | {t['flip_curve_points_per_s']:.0f} |",
+        f"| DeepFool (ℓ2) | {t['points']} | {t['deepfool_s']:.2f} | {t['deepfool_points_per_s']:.0f} |",
+        f"| PGD (ℓ2, 5 radii searched) | {t['pgd_points']} | {t['pgd_s']:.2f} | {t['pgd_points_per_s']:.0f} |",
+        "",
+        "| exact solver: free neurons | seconds per point |",
+        "| --- | --- |",
+    ]
     lines += [f"| {r['free_neurons']} | {r['seconds_per_point']:.4f} |" for r in report["exact"]]
     return "\n".join(lines) + "\n"
 
@@ -85,14 +110,21 @@ def markdown(report: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: checks that the suite runs")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu); the exact solver runs on CPU")
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (default: cpu); the exact solver runs on CPU"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON and Markdown")
     args = parser.parse_args(argv)
     if args.smoke:
-        report = {"throughput": throughput(50, 4, 10, 200, 50, args.device, repeats=2), "exact": exact_cost(10, [2, 4], 3)}
+        report = {
+            "throughput": throughput(50, 4, 10, 200, 50, args.device, repeats=2),
+            "exact": exact_cost(10, [2, 4], 3),
+        }
     else:
-        report = {"throughput": throughput(1000, 16, 100, 10_000, 1000, args.device),
-                  "exact": exact_cost(20, [4, 8, 12, 14], 5)}
+        report = {
+            "throughput": throughput(1000, 16, 100, 10_000, 1000, args.device),
+            "exact": exact_cost(20, [4, 8, 12, 14], 5),
+        }
     name = "robustness-smoke" if args.smoke else "robustness"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{name}.json").write_text(json.dumps(report, indent=2))

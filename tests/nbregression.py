@@ -59,10 +59,16 @@ DEFAULT = Tolerance(rel=0.02, abs=1e-9, why="4x the largest measured spread (0.5
 TOLERANCES: list[tuple[re.Pattern, Tolerance]] = [
     # Relative gaps checked against 20% (robust_networks): 0.0066 vs 0.0072 across machines moves the gap by 9%
     # but its criterion by 0.3%.
-    (re.compile(r"\bgap\b.*<= 20%"), Tolerance(rel=0.02, abs=2e-3, why="a residual checked against 20%: floor 1% of it")),
+    (
+        re.compile(r"\bgap\b.*<= 20%"),
+        Tolerance(rel=0.02, abs=2e-3, why="a residual checked against 20%: floor 1% of it"),
+    ),
     # KKT residuals (stationarity, complementary slackness) checked against 1e-2: their size is set by the
     # optimiser's stopping point, not by the machine.
-    (re.compile(r"stationarity|slackness"), Tolerance(rel=0.02, abs=1e-4, why="a residual checked against 1e-2: floor 1% of it")),
+    (
+        re.compile(r"stationarity|slackness"),
+        Tolerance(rel=0.02, abs=1e-4, why="a residual checked against 1e-2: floor 1% of it"),
+    ),
 ]
 
 

@@ -1,4 +1,5 @@
 """Neuron alignment: cosines with the cluster means and class sums, and sorted neuron contributions."""
+
 import math
 
 import pytest
@@ -34,8 +35,9 @@ def test_trained_neurons_align_with_their_class_sum():
     mix = cluster_mixture(100, 4, seed=0)
     train = mix.sample(40, seed=1, balanced=True)
     net = TwoLayerNet(d=100, m=16)
-    res = gradient_flow(net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=1500, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=1500, record_every=500, progress=False
+    )
     cos = neuron_cosines(net, res.params, reference_directions(mix))
     values, order = contributions(net, res.params)
     v, W = res.params["v"][0], res.params["W"][0]

@@ -26,8 +26,9 @@ def trained():
     mix = cluster_mixture(100, 4, seed=0)
     train, test = mix.sample(40, seed=1, balanced=True), mix.sample(200, seed=2)
     net = TwoLayerNet(d=100, m=16)
-    res = gradient_flow(net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=1500, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=1500, record_every=500, progress=False
+    )
     return net_score(net, res.params), test
 
 

@@ -1,4 +1,5 @@
 """The benchmark suite runs end to end in smoke mode, so it cannot rot; nothing here times or asserts speed."""
+
 import json
 import subprocess
 import sys
@@ -8,8 +9,12 @@ ROOT = Path(__file__).parents[1]
 
 
 def test_benchmark_smoke_mode_writes_its_report(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--smoke", "--out", str(tmp_path)],
-                   check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--smoke", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     report = json.loads((tmp_path / "smoke.json").read_text())
     assert {r["name"] for r in report["engine"]} == {"smoke", "smoke-prelu3"}
     assert all(r["engine_steps_per_s"] > 0 and r["baseline_steps_per_s"] > 0 for r in report["engine"])
@@ -26,14 +31,22 @@ def test_benchmark_smoke_mode_writes_its_report(tmp_path):
 
 
 def test_benchmark_has_help():
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--help"],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_engine.py"), "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "--smoke" in out and "--device" in out
 
 
 def test_robustness_benchmark_smoke_mode_writes_its_report(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_robustness.py"), "--smoke", "--out", str(tmp_path)],
-                   check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_robustness.py"), "--smoke", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     report = json.loads((tmp_path / "robustness-smoke.json").read_text())
     assert report["throughput"]["points"] == 200 and report["throughput"]["flip_curve_points_per_s"] > 0
     assert [r["free_neurons"] for r in report["exact"]] == [2, 4]
@@ -41,8 +54,12 @@ def test_robustness_benchmark_smoke_mode_writes_its_report(tmp_path):
 
 
 def test_book_benchmark_smoke_mode_times_commands_and_records_exit_codes(tmp_path):
-    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_book.py"), "--smoke", "--out", str(tmp_path)],
-                   check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_book.py"), "--smoke", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
     report = json.loads((tmp_path / "book-smoke.json").read_text())
     assert set(report["commands"]) == {"make help", "make -n test"}
     assert all(r["returncode"] == 0 and r["seconds"] > 0 for r in report["commands"].values())

@@ -5,6 +5,7 @@ temporary folder, or reuse a finished build when ``BOOK_HTML`` names its ``_buil
 after ``make book``: ``BOOK_HTML=_build/html pytest tests/test_book.py``). Chromium is installed from Debian
 when missing (CI runs as root); if that fails, the tests fail, they never skip.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,12 +29,34 @@ CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 
 # sphinx-proof directives that render as boxes with the classes "proof <kind>"; {prf:proof} is a plain block.
-PROOF_BOXES = ("theorem", "proposition", "lemma", "corollary", "definition", "conjecture", "remark",
-               "example", "assumption", "axiom", "criterion", "observation", "property", "notation")
-MATHJAX_CDN = re.compile(r"cdn\.jsdelivr\.net|mathjax@|cdnjs\.cloudflare\.com/ajax/libs/mathjax|polyfill\.io",
-                         re.IGNORECASE)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+PROOF_BOXES = (
+    "theorem",
+    "proposition",
+    "lemma",
+    "corollary",
+    "definition",
+    "conjecture",
+    "remark",
+    "example",
+    "assumption",
+    "axiom",
+    "criterion",
+    "observation",
+    "property",
+    "notation",
+)
+MATHJAX_CDN = re.compile(
+    r"cdn\.jsdelivr\.net|mathjax@|cdnjs\.cloudflare\.com/ajax/libs/mathjax|polyfill\.io", re.IGNORECASE
+)
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -100,7 +123,8 @@ def test_paired_notebook_in_sync(doc):
     ours, theirs = cells(text_nb), cells(paired_nb)
     code = [c for c in ours if c[0] == "code"]
     assert code == [c for c in theirs if c[0] == "code"], (
-        f"code cells of {md.name} and {ipynb.name} differ: run `make sync` (jupytext --sync)")
+        f"code cells of {md.name} and {ipynb.name} differ: run `make sync` (jupytext --sync)"
+    )
     assert ours == theirs, f"markdown of {md.name} and {ipynb.name} differs: run `make sync` (jupytext --sync)"
 
 
@@ -110,13 +134,15 @@ def test_colab_install_cell(doc):
     first = jupytext.read(source(doc)).cells[0]
     url = CONFIG["repository"]["url"].rstrip("/")
     assert first.cell_type == "code" and "remove-cell" in first.metadata.get("tags", []), (
-        f"{doc}: the first cell must be a code cell tagged remove-cell")
+        f"{doc}: the first cell must be a code cell tagged remove-cell"
+    )
     lines = first.source.splitlines()
     guard = [i for i, line in enumerate(lines) if line.strip() == 'if "google.colab" in sys.modules:']
     installs = [i for i, line in enumerate(lines) if "pip install" in line]
     assert guard and installs, f"{doc}: the first cell must pip install the package under a google.colab guard"
     assert all(i > guard[0] and lines[i].startswith((" ", "\t")) for i in installs), (
-        f"{doc}: pip install must run only inside the google.colab branch")
+        f"{doc}: pip install must run only inside the google.colab branch"
+    )
     assert any(f"git+{url}" in lines[i] for i in installs), f"{doc}: install from git+{url} (_config.yml)"
     assert not re.search(r"\b(torch|numpy)\s*[=<>!~]", first.source), f"{doc}: never pin torch or numpy"
 
@@ -130,7 +156,8 @@ def test_mathjax_is_vendored():
     target = Path(os.path.normpath(Path("_static") / path))
     assert not str(target).startswith("_static"), "never serve vendored JavaScript from _static/"
     assert any((ROOT / extra / target).is_file() for extra in sphinx["html_extra_path"]), (
-        f"{target} is not in any html_extra_path folder {sphinx['html_extra_path']}")
+        f"{target} is not in any html_extra_path folder {sphinx['html_extra_path']}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -161,7 +188,9 @@ def cached_config(folder: Path, executed: dict[Path, nbformat.NotebookNode]) -> 
             cell.outputs, cell.execution_count = done.outputs, done.execution_count
         cache.cache_notebook_bundle(CacheBundleIn(nb, str(md)), check_validity=False, overwrite=True)
         cached += 1
-    config = dict(CONFIG, execute=dict(CONFIG["execute"], execute_notebooks="cache", cache=str(folder / "jupyter_cache")))
+    config = dict(
+        CONFIG, execute=dict(CONFIG["execute"], execute_notebooks="cache", cache=str(folder / "jupyter_cache"))
+    )
     path = folder / "_config.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, cached
@@ -184,8 +213,16 @@ def book_html(tmp_path_factory, request) -> Path:
         return html
     exe = Path(sys.executable).with_name("jupyter-book")
     out = tmp_path_factory.mktemp("book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(ROOT), "-W", "-n", "--keep-going",
-           "--path-output", str(out)]
+    cmd = [
+        str(exe) if exe.exists() else "jupyter-book",
+        "build",
+        str(ROOT),
+        "-W",
+        "-n",
+        "--keep-going",
+        "--path-output",
+        str(out),
+    ]
     cached = 0
     if executed := executed_notebooks(request.config):
         config, cached = cached_config(tmp_path_factory.mktemp("config"), executed)
@@ -207,14 +244,24 @@ def chromium() -> str:
         if name and shutil.which(name):
             return shutil.which(name)
     if os.geteuid() != 0:
-        pytest.fail("Chromium is missing and only root can install it: run `apt-get install -y chromium` "
-                    "or point CHROMIUM at a Chrome/Chromium binary")
+        pytest.fail(
+            "Chromium is missing and only root can install it: run `apt-get install -y chromium` "
+            "or point CHROMIUM at a Chrome/Chromium binary"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run = subprocess.run("apt-get update && apt-get install -y chromium", shell=True, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        "apt-get update && apt-get install -y chromium",
+        shell=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if run.returncode != 0 or not shutil.which("chromium"):
-        pytest.fail(f"could not install Chromium with apt-get (exit {run.returncode}):\n"
-                    f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
+        pytest.fail(
+            f"could not install Chromium with apt-get (exit {run.returncode}):\n"
+            f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
+        )
     return shutil.which("chromium")
 
 
@@ -222,9 +269,18 @@ def dump_dom(chromium: str, page: Path, budget_ms: int, width: int | None = None
     size = [f"--window-size={width},900"] if width else []
     with tempfile.TemporaryDirectory() as profile:
         run = subprocess.run(
-            [chromium, *CHROMIUM_FLAGS, *size, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-             "--dump-dom", page.as_uri()],
-            capture_output=True, text=True, timeout=180,
+            [
+                chromium,
+                *CHROMIUM_FLAGS,
+                *size,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
     assert run.returncode == 0 and "</html>" in run.stdout, f"chromium failed on {page}:\n{run.stderr[-3000:]}"
     return run.stdout
@@ -264,7 +320,9 @@ def test_internal_links_resolve(book_html):
     def ids_of(page: Path) -> set[str]:
         if page not in ids:
             soup = BeautifulSoup(page.read_text(), "html.parser")
-            ids[page] = {tag["id"] for tag in soup.find_all(id=True)} | {a["name"] for a in soup.find_all("a", attrs={"name": True})}
+            ids[page] = {tag["id"] for tag in soup.find_all(id=True)} | {
+                a["name"] for a in soup.find_all("a", attrs={"name": True})
+            }
         return ids[page]
 
     broken = []
@@ -343,7 +401,8 @@ def test_page_renders_in_chromium(book_html, chromium, doc):
         assert file.is_file() and file.stat().st_size > 1000, f"{doc}: figure {img['src']} missing or empty"
     if doc == TOC["root"]:  # keep the checks above from passing vacuously
         assert containers > 0 and figures and dom.select("div.proof.theorem"), (
-            "the introduction must show rendered math, a theorem box and a figure")
+            "the introduction must show rendered math, a theorem box and a figure"
+        )
 
 
 def test_committed_notebooks_are_executed():
@@ -367,8 +426,13 @@ def test_committed_notebooks_have_no_stderr():
         if not md.read_text().startswith("---\njupytext:"):
             continue
         nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
-        noisy = [(i, "".join(out.get("text", ""))[:200]) for i, c in enumerate(nb.cells) if c.cell_type == "code"
-                 for out in c.get("outputs", []) if out.get("name") == "stderr"]
+        noisy = [
+            (i, "".join(out.get("text", ""))[:200])
+            for i, c in enumerate(nb.cells)
+            if c.cell_type == "code"
+            for out in c.get("outputs", [])
+            if out.get("name") == "stderr"
+        ]
         assert not noisy, f"{md.stem}.ipynb has stderr output (cell, text): {noisy}; silence it and `make notebooks`"
 
 
@@ -393,9 +457,16 @@ window.addEventListener("load", () => {
   }, 2000);
 });
 </script>"""
-RESULT_CHAPTERS = ["chapters/implicit_bias", "chapters/generalization", "chapters/nonrobustness",
-                   "chapters/robust_networks", "chapters/mechanism", "chapters/nearly_orthogonal",
-                   "chapters/polynomial_relu", "chapters/scaling"]
+RESULT_CHAPTERS = [
+    "chapters/implicit_bias",
+    "chapters/generalization",
+    "chapters/nonrobustness",
+    "chapters/robust_networks",
+    "chapters/mechanism",
+    "chapters/nearly_orthogonal",
+    "chapters/polynomial_relu",
+    "chapters/scaling",
+]
 
 
 def article_figures(soup: BeautifulSoup) -> list:
@@ -428,10 +499,15 @@ def test_exercise_solutions_are_folded(book_html, chromium, doc):
     exercises = dom.select("div.exercise")
     solutions = dom.select("div.solution")
     assert len(exercises) >= 2 and len(solutions) == len(exercises), (
-        f"{doc}: {len(exercises)} exercises and {len(solutions)} solutions rendered")
+        f"{doc}: {len(exercises)} exercises and {len(solutions)} solutions rendered"
+    )
     for solution in solutions:
-        folded = solution.find_parent("details") or solution.name == "details" or "toggle-hidden" in " ".join(
-            solution.get("class", []) + [c for d in solution.find_all(class_=True) for c in d["class"]])
+        folded = (
+            solution.find_parent("details")
+            or solution.name == "details"
+            or "toggle-hidden"
+            in " ".join(solution.get("class", []) + [c for d in solution.find_all(class_=True) for c in d["class"]])
+        )
         assert folded, f"{doc}: a solution is not folded: {solution.get_text()[:80]!r}"
 
 
@@ -474,7 +550,8 @@ def test_pdf_holds_every_chapter_and_figure(book_html, chromium, tmp_path):
         titles.append(h1.get_text(" ", strip=True))
     missing = [t for t in titles if squash(t) not in text]
     assert not missing, f"chapter titles missing from the PDF: {missing}"
-    figures = sum(len(article_figures(BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser")))
-                  for doc in DOCS)
+    figures = sum(
+        len(article_figures(BeautifulSoup((book_html / f"{doc}.html").read_text(), "html.parser"))) for doc in DOCS
+    )
     images = sum(len(page.images) for page in reader.pages)
     assert images >= figures > 0, f"the PDF holds {images} images, the HTML {figures} figures"

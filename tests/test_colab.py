@@ -6,6 +6,7 @@ GitHub.
 The environment is kept between runs (COLAB_VENV, default ~/.cache/implicit-bias/colab-venv) and rebuilt
 only when the pinned requirements change. torch comes from the pins of requirements/ci.txt (a CPU wheel).
 """
+
 from __future__ import annotations
 
 import json
@@ -65,13 +66,22 @@ def colab_venv() -> Path:
         return python
     shutil.rmtree(VENV, ignore_errors=True)
     subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    run = subprocess.run([str(python), "-m", "pip", "install", "-q", *wanted], check=False, capture_output=True,
-                         text=True)
+    run = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *wanted], check=False, capture_output=True, text=True
+    )
     assert run.returncode == 0, f"pip install of the runtime pins failed:\n{run.stderr[-3000:]}"
-    site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     (site / "google" / "colab").mkdir(parents=True, exist_ok=True)
-    (site / "google" / "colab" / "__init__.py").write_text('"""Stand-in for Colab\'s module (tests/test_colab.py)."""\n')
+    (site / "google" / "colab" / "__init__.py").write_text(
+        '"""Stand-in for Colab\'s module (tests/test_colab.py)."""\n'
+    )
     (site / "colab_stub.pth").write_text("import google.colab\n")
     stamp.write_text(json.dumps(wanted))
     return python
@@ -92,8 +102,7 @@ def test_chapter_runs_as_in_colab(chapter, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env |= {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for module in BOOK_ONLY:
-        probe = subprocess.run([str(python), "-c", f"import {module}"], check=False, capture_output=True,
-                               env=env)
+        probe = subprocess.run([str(python), "-c", f"import {module}"], check=False, capture_output=True, env=env)
         assert probe.returncode != 0, f"the Colab environment must not hold {module}"
     url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
     source = ROOT / "chapters" / f"{chapter}.ipynb"
@@ -102,8 +111,14 @@ def test_chapter_runs_as_in_colab(chapter, tmp_path):
     (tmp_path / "checkout").mkdir()
     local = checkout_copy(tmp_path / "checkout")
     out = tmp_path / f"{chapter}.ipynb"
-    run = subprocess.run([str(python), "-c", RUNNER, str(source), url, str(local), str(tmp_path), str(out)],
-                         check=False, capture_output=True, text=True, env=env, timeout=1500)
+    run = subprocess.run(
+        [str(python), "-c", RUNNER, str(source), url, str(local), str(tmp_path), str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1500,
+    )
     assert run.returncode == 0, f"{chapter} failed in the Colab environment:\n{run.stderr[-4000:]}"
     nb = nbformat.read(out, as_version=4)
     installed = "".join(o.get("text", "") for o in nb.cells[-1].outputs)

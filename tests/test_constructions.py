@@ -1,4 +1,5 @@
 """Robust constructions and reference classifiers: their formulas, certificates and the papers' radii."""
+
 import math
 
 import numpy as np
@@ -40,7 +41,9 @@ def test_frei_network_is_the_formula_and_its_certificate_is_a_true_lower_bound()
     assert torch.all(cert >= paper - 1e-12)
     attack = min_norm(f, test.X, test.y)["best"].radius
     assert torch.all(attack >= cert * (1 - 1e-9))  # no attack beats the certificate
-    print(f"sqrt(d)/2 = {math.sqrt(d) / 2:.2f}: certified median {cert.median():.2f}, attack median {attack.median():.2f}")
+    print(
+        f"sqrt(d)/2 = {math.sqrt(d) / 2:.2f}: certified median {cert.median():.2f}, attack median {attack.median():.2f}"
+    )
     assert 0.7 * math.sqrt(d) / 2 < float(cert.median()) < math.sqrt(d) / 2
     # Far above the trained networks' sqrt(d/k) = 5.
     assert float(attack.median()) > 1.5 * math.sqrt(d / k)
@@ -64,7 +67,9 @@ def test_vardi_network_certifies_training_points_near_half_sqrt_d():
     torch.testing.assert_close(f(train.X), relu((2 / d) * train.X @ train.X.T - 1) @ train.y)
     cert = certified_radius(net, params, train.X, train.y)
     attack = min_norm(f, train.X, train.y)["best"].radius
-    print(f"sqrt(d)/2 = {math.sqrt(d) / 2:.2f}: certified {cert.min():.2f}..{cert.max():.2f}, attack median {attack.median():.2f}")
+    print(
+        f"sqrt(d)/2 = {math.sqrt(d) / 2:.2f}: certified {cert.min():.2f}..{cert.max():.2f}, attack median {attack.median():.2f}"
+    )
     assert torch.all(attack >= cert * (1 - 1e-9))
     assert torch.all(cert > 0.8 * math.sqrt(d) / 2) and torch.all(cert < math.sqrt(d) / 2)
 
@@ -126,8 +131,12 @@ def test_universal_radius_of_F_in_closed_form_matches_bisection_on_noisy_points(
     torch.testing.assert_close(closed, bisected, rtol=0, atol=1e-9)
     assert closed.std() > 0.01  # the noise matters: not every point sits at 1/sqrt(K)
     centres = Dataset(X=mix.means, y=mix.labels, cluster=torch.arange(7))
-    torch.testing.assert_close(constructions.universal_radius_F(mix, centres.X, centres.y),
-                               torch.full((7,), constructions.centre_radius_F(7)), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        constructions.universal_radius_F(mix, centres.X, centres.y),
+        torch.full((7,), constructions.centre_radius_F(7)),
+        rtol=0,
+        atol=1e-12,
+    )
 
 
 @pytest.mark.parametrize("p", [1.5, 3.0, 4.0])
@@ -142,16 +151,23 @@ def test_centre_distance_of_Fp_is_the_minimum_over_all_perturbations(p):
     best = math.inf
     for _ in range(12):
         start = rng.normal(size=K) * 0.5
-        res = minimize(lambda d: d @ d, start, jac=lambda d: 2 * d, method="SLSQP",
-                       constraints=[{"type": "ineq", "fun": margin}], options={"ftol": 1e-12, "maxiter": 500})
+        res = minimize(
+            lambda d: d @ d,
+            start,
+            jac=lambda d: 2 * d,
+            method="SLSQP",
+            constraints=[{"type": "ineq", "fun": margin}],
+            options={"ftol": 1e-12, "maxiter": 500},
+        )
         if res.success and margin(res.x) >= -1e-9:
             best = min(best, math.sqrt(res.x @ res.x))
     assert best >= closed - 1e-6, "a perturbation shorter than the closed form flips F^(p)"
     assert best == pytest.approx(closed, rel=1e-4)
     if p >= 2:
         assert closed == pytest.approx(math.sqrt(2) / 2)
-        path = cluster_path_radius(F, Dataset(X=x0[None], y=mix.labels[:1], cluster=torch.tensor([0])), mix,
-                                   np.linspace(0.01, 1.5, 150))
+        path = cluster_path_radius(
+            F, Dataset(X=x0[None], y=mix.labels[:1], cluster=torch.tensor([0])), mix, np.linspace(0.01, 1.5, 150)
+        )
         assert float(path[0]) == pytest.approx(closed, abs=1e-9)
 
 

@@ -1,4 +1,5 @@
 """The data models: geometry, determinism and argument checks."""
+
 import math
 
 import numpy as np

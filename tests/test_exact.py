@@ -1,4 +1,5 @@
 """Exact distances of small ReLU networks against brute force, attacks, certificates and foolbox."""
+
 import math
 
 import pytest
@@ -19,8 +20,9 @@ def trained():
     mix = cluster_mixture(20, 4, seed=0)
     train, test = mix.sample(40, seed=1, balanced=True), mix.sample(60, seed=2)
     net = TwoLayerNet(d=20, m=16)
-    res = gradient_flow(net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=2000, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=2000, record_every=500, progress=False
+    )
     correct = test.y * net_score(net, res.params)(test.X) > 0
     X, y = test.X[correct], test.y[correct]
     return net, res.params, X, y, robustness_report(net, res.params, X, y)
@@ -62,8 +64,10 @@ def test_best_attack_is_within_five_percent_of_exact_on_a_small_trained_net(trai
     for name in rep.upper:
         gap = rep.gap(name)
         assert torch.all(gap >= -1e-9), name  # no attack goes below the exact distance
-        print(f"{name}: within 5% for {float((gap <= 0.05).double().mean()):.2f}, median gap {float(gap.median()):.4f}, "
-              f"max {float(gap.max()):.4f}")
+        print(
+            f"{name}: within 5% for {float((gap <= 0.05).double().mean()):.2f}, median gap {float(gap.median()):.4f}, "
+            f"max {float(gap.max()):.4f}"
+        )
     assert float((rep.gap("best") <= 0.05).double().mean()) >= 0.95
     assert torch.all(rep.lower <= rep.exact * (1 + 1e-9)) and torch.all(rep.lower > 0)
 
@@ -81,8 +85,11 @@ def test_foolbox_min_norm_attacks_never_beat_exact_and_ours_is_within_five_perce
     model = fb.PyTorchModel(TwoLogits().eval(), bounds=(-1e3, 1e3))
     labels = (y > 0).long()
     ours = rep.upper["best"]
-    for attack in (fb.attacks.DDNAttack(steps=200), fb.attacks.L2FMNAttack(steps=200),
-                   fb.attacks.L2DeepFoolAttack(steps=100, candidates=2)):
+    for attack in (
+        fb.attacks.DDNAttack(steps=200),
+        fb.attacks.L2FMNAttack(steps=200),
+        fb.attacks.L2DeepFoolAttack(steps=100, candidates=2),
+    ):
         _, adv, _ = attack(model, X, labels, epsilons=None)
         flipped = y * f(adv) <= 0  # judge their successes by our sign, not their bookkeeping
         theirs = (adv - X).norm(dim=1)
@@ -90,8 +97,10 @@ def test_foolbox_min_norm_attacks_never_beat_exact_and_ours_is_within_five_perce
         assert flipped.double().mean() >= 0.5, name
         assert torch.all(theirs[flipped] >= rep.exact[flipped] * (1 - 1e-9)), name
         ratio = ours[flipped] / theirs[flipped]
-        print(f"{name}: flipped {float(flipped.double().mean()):.2f}, ours/theirs median {float(ratio.median()):.3f}, "
-              f"max {float(ratio.max()):.3f}")
+        print(
+            f"{name}: flipped {float(flipped.double().mean()):.2f}, ours/theirs median {float(ratio.median()):.3f}, "
+            f"max {float(ratio.max()):.3f}"
+        )
         assert torch.all(ratio <= 1.05), name
 
 

@@ -36,7 +36,9 @@ def test_train_cluster_network_fits_and_generalizes_on_an_easy_mixture():
 
 
 def test_construction_over_flip_scale_is_sqrt_k_over_2_for_numbers_and_arrays():
-    assert experiments.construction_over_flip_scale(4) == 1.0 and isinstance(experiments.construction_over_flip_scale(16), float)
+    assert experiments.construction_over_flip_scale(4) == 1.0 and isinstance(
+        experiments.construction_over_flip_scale(16), float
+    )
     np.testing.assert_allclose(experiments.construction_over_flip_scale(np.array([4, 16, 25])), [1.0, 2.0, 2.5])
     with pytest.raises(ValueError, match="k must be a number of clusters"):
         experiments.construction_over_flip_scale(0)
@@ -58,8 +60,21 @@ def test_sphere_network_fits_random_labels_and_flips_at_sqrt_d_over_n():
 
 
 def test_train_synthetic_batches_alphas_and_repeats_and_keeps_snapshots():
-    run = experiments.train_synthetic(3, [0.0, 0.2], D=12, K=4, K1=2, n=100, n_test=50, width=8, epochs=4, repeats=2,
-                               batch_size=20, snapshot_epochs=[1, 3], seed=5)
+    run = experiments.train_synthetic(
+        3,
+        [0.0, 0.2],
+        D=12,
+        K=4,
+        K1=2,
+        n=100,
+        n_test=50,
+        width=8,
+        epochs=4,
+        repeats=2,
+        batch_size=20,
+        snapshot_epochs=[1, 3],
+        seed=5,
+    )
     assert run.alpha.tolist() == [0.0, 0.0, 0.2, 0.2] and run.repeat.tolist() == [0, 1, 0, 1]
     assert [e for e, _ in run.snapshots] == [0, 1, 3, 4]
     assert run.params["W"].shape == (4, 8, 12)
@@ -112,8 +127,21 @@ def test_frei_robustness_compares_the_trained_network_with_a_correct_robust_one(
 
 
 def test_synthetic_report_reads_every_measure_off_one_run():
-    run = experiments.train_synthetic(1, [0.0, 0.1], D=12, K=4, K1=2, n=80, n_test=40, width=8, epochs=3,
-                                      repeats=2, batch_size=20, snapshot_epochs=[1], seed=3)
+    run = experiments.train_synthetic(
+        1,
+        [0.0, 0.1],
+        D=12,
+        K=4,
+        K1=2,
+        n=80,
+        n_test=40,
+        width=8,
+        epochs=3,
+        repeats=2,
+        batch_size=20,
+        snapshot_epochs=[1],
+        seed=3,
+    )
     eps = np.array([0.0, 0.3, 0.6])
     report = experiments.synthetic_report(run, n_attack=10, eps=eps, pgd_iterations=5, seed=0)
     assert report.sup.shape == (2, 2) and report.cosines.shape == (8, 6) and sorted(report.snapshots) == [0, 1, 3]
@@ -126,8 +154,9 @@ def test_digits_report_trains_and_attacks_in_both_norms():
     from implicit_bias.data import even_odd
 
     digits = even_odd("digits", seed=0)
-    rep = experiments.digits_report(3, digits, linf_eps=[0.0, 0.05], l2_eps=[0.0, 0.5], apgd_iterations=2, width=8,
-                                    epochs=1, record_every=1)
+    rep = experiments.digits_report(
+        3, digits, linf_eps=[0.0, 0.05], l2_eps=[0.0, 0.5], apgd_iterations=2, width=8, epochs=1, record_every=1
+    )
     assert rep.fit.epoch.tolist() == [0, 1] and rep.linf.accuracy().shape == (2,) and rep.l2.accuracy().shape == (2,)
     # Radius 0 counts only the misclassified points: the clean accuracy of the last record.
     assert rep.linf.at(0.0) == pytest.approx(rep.fit.test_acc[-1])

@@ -1,4 +1,5 @@
 """The gradient-flow engine: schedules agree with the flow, margins behave as theory says, errors are clear."""
+
 import json
 from dataclasses import fields
 from pathlib import Path
@@ -22,12 +23,23 @@ def test_normalized_schedule_follows_gradient_flow(small):
     """At matched gradient-flow time the loss-normalized path points where tiny Euler steps point."""
     net, data = small
     p0 = net.init(runs=2, scale=0.1, seed=0)
-    fast = gradient_flow(net, p0, data.X, data.y, steps=100, record_every=100, lr=0.01, max_rel_step=0.01, progress=False)
+    fast = gradient_flow(
+        net, p0, data.X, data.y, steps=100, record_every=100, lr=0.01, max_rel_step=0.01, progress=False
+    )
     assert fast.history.train_acc[-1].min() >= 0.95  # well into the fitting phase, not just the start
     for r in range(2):
         t = float(fast.history.time[-1, r])
-        ref = gradient_flow(net, {k: v[r : r + 1] for k, v in p0.items()}, data.X, data.y,
-                            schedule="constant", lr=t / 5000, steps=5000, record_every=5000, progress=False)
+        ref = gradient_flow(
+            net,
+            {k: v[r : r + 1] for k, v in p0.items()},
+            data.X,
+            data.y,
+            schedule="constant",
+            lr=t / 5000,
+            steps=5000,
+            record_every=5000,
+            progress=False,
+        )
         a, b = flatten(fast.params)[r], flatten(ref.params)[0]
         assert torch.dot(a, b) / (a.norm() * b.norm()) >= 0.999
         assert abs(a.norm() / b.norm() - 1) < 0.01
@@ -35,12 +47,14 @@ def test_normalized_schedule_follows_gradient_flow(small):
 
 def test_smoothed_margin_never_decreases_once_fitted_and_stays_below_normalized(small):
     net, data = small
-    res = gradient_flow(net, net.init(runs=3, scale=1e-2, seed=2), data.X, data.y, steps=1500, record_every=5, progress=False)
+    res = gradient_flow(
+        net, net.init(runs=3, scale=1e-2, seed=2), data.X, data.y, steps=1500, record_every=5, progress=False
+    )
     h = res.history
     fitted = h.min_margin > 0
     assert fitted[-1].all()
     for r in range(3):
-        after = h.smoothed_margin[fitted[:, r].argmax():, r]
+        after = h.smoothed_margin[fitted[:, r].argmax() :, r]
         assert np.all(np.diff(after) >= -1e-12 * np.abs(after[1:]))
     assert np.all(h.smoothed_margin[fitted] <= h.normalized_margin[fitted])
     first = fitted.argmax(0)
@@ -76,8 +90,17 @@ def test_divergence_between_finiteness_checks_is_traced_to_its_step(small):
     errors = []
     for record_every in (1, 1000):  # a check at every record, or only every CHECK_EVERY steps
         with pytest.raises(FlowDivergence) as err:
-            gradient_flow(net, p0, data.X, data.y, schedule="constant", lr=10.0, steps=100, record_every=record_every,
-                          progress=False)
+            gradient_flow(
+                net,
+                p0,
+                data.X,
+                data.y,
+                schedule="constant",
+                lr=10.0,
+                steps=100,
+                record_every=record_every,
+                progress=False,
+            )
         errors.append(err.value)
     assert errors[0].step == errors[1].step > 1
     assert all(torch.equal(errors[0].params[k], errors[1].params[k]) for k in p0)
@@ -85,8 +108,16 @@ def test_divergence_between_finiteness_checks_is_traced_to_its_step(small):
 
 def test_tolerance_stops_early_and_reports_convergence(small):
     net, data = small
-    res = gradient_flow(net, net.init(runs=1, scale=1e-2, seed=0), data.X, data.y, steps=20_000, record_every=50,
-                        tol_margin=1e-3, progress=False)
+    res = gradient_flow(
+        net,
+        net.init(runs=1, scale=1e-2, seed=0),
+        data.X,
+        data.y,
+        steps=20_000,
+        record_every=50,
+        tol_margin=1e-3,
+        progress=False,
+    )
     assert res.converged and res.steps < 20_000
     nm = res.history.normalized_margin[-2:, 0]
     assert abs(nm[1] - nm[0]) <= 1e-3 * abs(nm[1])
@@ -94,8 +125,10 @@ def test_tolerance_stops_early_and_reports_convergence(small):
 
 def test_same_seed_same_trajectory(small):
     net, data = small
-    runs = [gradient_flow(net, net.init(runs=2, seed=9), data.X, data.y, steps=200, record_every=50, progress=False)
-            for _ in range(2)]
+    runs = [
+        gradient_flow(net, net.init(runs=2, seed=9), data.X, data.y, steps=200, record_every=50, progress=False)
+        for _ in range(2)
+    ]
     assert all(torch.equal(runs[0].params[k], runs[1].params[k]) for k in runs[0].params)
 
 
@@ -104,7 +137,9 @@ def test_per_run_data_and_logistic_loss(small):
     mix = cluster_mixture(20, 4, seed=0)
     X = torch.stack([mix.sample(20, seed=s, balanced=True).X for s in (1, 2)])
     y = torch.stack([mix.sample(20, seed=s, balanced=True).y for s in (1, 2)])
-    res = gradient_flow(net, net.init(runs=2, seed=1), X, y, loss="logistic", steps=800, record_every=400, progress=False)
+    res = gradient_flow(
+        net, net.init(runs=2, seed=1), X, y, loss="logistic", steps=800, record_every=400, progress=False
+    )
     assert res.history.train_acc[-1].tolist() == [1.0, 1.0]
 
 
@@ -112,8 +147,17 @@ def test_sgd_fits_the_clusters_and_records_each_epoch():
     mix = cluster_mixture(30, 4, seed=0)
     data = mix.sample(200, seed=1)
     net = TwoLayerNet(d=30, m=16, bias=False)
-    res = sgd(net, net.init(runs=2, scale=1e-3, seed=0), data.X, data.y, lr=0.2, batch_size=20, epochs=15, seed=0,
-              progress=False)
+    res = sgd(
+        net,
+        net.init(runs=2, scale=1e-3, seed=0),
+        data.X,
+        data.y,
+        lr=0.2,
+        batch_size=20,
+        epochs=15,
+        seed=0,
+        progress=False,
+    )
     h = res.history
     assert h.step.tolist() == [10 * e for e in range(16)] and res.steps == 150
     assert h.train_acc[-1].min() == 1.0 and np.all(h.loss[-1] < h.loss[0])
@@ -153,8 +197,9 @@ def test_float32_reaches_large_margins_without_underflow(small):
     """In float32 e^-q underflows near q = 90; the log-domain engine keeps training far beyond it."""
     net, data = small
     X, y = data.X.float(), data.y.float()
-    res = gradient_flow(net, net.init(scale=1e-2, seed=0, dtype=torch.float32), X, y, steps=3000, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(scale=1e-2, seed=0, dtype=torch.float32), X, y, steps=3000, record_every=500, progress=False
+    )
     h = res.history
     assert res.params["W"].dtype == torch.float32
     assert h.min_margin[-1, 0] > 200 and np.all(np.diff(h.normalized_margin[2:, 0]) > -1e-4)
@@ -163,8 +208,16 @@ def test_float32_reaches_large_margins_without_underflow(small):
 
 def test_kkt_proxy_tolerance_stops_the_flow(small):
     net, data = small
-    res = gradient_flow(net, net.init(runs=2, scale=1e-2, seed=0), data.X, data.y, steps=50_000, record_every=20,
-                        tol_kkt=0.05, progress=False)
+    res = gradient_flow(
+        net,
+        net.init(runs=2, scale=1e-2, seed=0),
+        data.X,
+        data.y,
+        steps=50_000,
+        record_every=20,
+        tol_kkt=0.05,
+        progress=False,
+    )
     assert res.converged and res.steps < 50_000
     assert np.all(res.history.kkt_proxy[-1] < 0.05)
 
@@ -197,8 +250,13 @@ def run_settings(threads: tuple[int, ...], **env: str) -> dict:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", SETTINGS_SCRIPT, *map(str, threads)], env=dict(os.environ, **env),
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", SETTINGS_SCRIPT, *map(str, threads)],
+        env=dict(os.environ, **env),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
@@ -225,8 +283,9 @@ def test_in_place_engine_keeps_the_trajectory_of_the_previous_engine(small, sche
     net, data = small
     p0 = net.init(runs=2, scale=0.1, seed=3)
     ref = REFERENCE[schedule]
-    res = gradient_flow(net, p0, data.X, data.y, schedule=schedule, lr=ref["lr"], steps=300, record_every=100,
-                        progress=False)
+    res = gradient_flow(
+        net, p0, data.X, data.y, schedule=schedule, lr=ref["lr"], steps=300, record_every=100, progress=False
+    )
     np.testing.assert_allclose(flatten(res.params).numpy(), np.array(ref["params"]), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(res.history.log_loss, np.array(ref["log_loss"]), rtol=1e-9)
     np.testing.assert_allclose(res.history.normalized_margin, np.array(ref["normalized_margin"]), rtol=1e-9)
@@ -239,8 +298,9 @@ def test_flow_leaves_the_callers_parameters_and_its_snapshots_alone(small, sched
     net, data = small
     p0 = net.init(runs=2, scale=0.1, seed=3)
     before = {k: t.clone() for k, t in p0.items()}
-    res = gradient_flow(net, p0, data.X, data.y, schedule=schedule, steps=30, record_every=10, snapshots=True,
-                        progress=False)
+    res = gradient_flow(
+        net, p0, data.X, data.y, schedule=schedule, steps=30, record_every=10, snapshots=True, progress=False
+    )
     assert all(torch.equal(p0[k], before[k]) for k in p0)
     assert all(torch.equal(res.snapshots[0][k], before[k]) for k in p0)
     norms = [float(flatten(s).norm()) for s in res.snapshots]

@@ -1,4 +1,5 @@
 """KKT diagnostics: trained networks approach a KKT point; the linear case matches an independent SVM solve."""
+
 import clarabel
 import numpy as np
 import pytest
@@ -16,8 +17,9 @@ def trained():
     mix = cluster_mixture(100, 4, seed=0)
     data = mix.sample(40, seed=1, balanced=True)
     net = TwoLayerNet(d=100, m=16)
-    res = gradient_flow(net, net.init(runs=2, scale=1e-3, seed=0), data.X, data.y, steps=4000, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(runs=2, scale=1e-3, seed=0), data.X, data.y, steps=4000, record_every=500, progress=False
+    )
     return net, res, data
 
 
@@ -57,8 +59,14 @@ def hard_margin_svm(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     n, d = X.shape
     settings = clarabel.DefaultSettings()
     settings.verbose = False
-    sol = clarabel.DefaultSolver(sp.csc_matrix(np.eye(d)), np.zeros(d), sp.csc_matrix(-(y[:, None] * X)),
-                                 -np.ones(n), [clarabel.NonnegativeConeT(n)], settings).solve()
+    sol = clarabel.DefaultSolver(
+        sp.csc_matrix(np.eye(d)),
+        np.zeros(d),
+        sp.csc_matrix(-(y[:, None] * X)),
+        -np.ones(n),
+        [clarabel.NonnegativeConeT(n)],
+        settings,
+    ).solve()
     return np.asarray(sol.x), np.asarray(sol.z)
 
 
@@ -86,8 +94,9 @@ def test_balancedness_is_conserved_by_small_euler_steps():
     data = mix.sample(20, seed=1, balanced=True)
     net = TwoLayerNet(d=20, m=8)
     p0 = net.init(runs=1, scale=0.3, seed=0)
-    res = gradient_flow(net, p0, data.X, data.y, schedule="constant", lr=1e-3, steps=3000, record_every=3000,
-                        progress=False)
+    res = gradient_flow(
+        net, p0, data.X, data.y, schedule="constant", lr=1e-3, steps=3000, record_every=3000, progress=False
+    )
     drift = (net.conserved(res.params) - net.conserved(p0)).abs().max()
     moved = (res.params["v"].pow(2) - p0["v"].pow(2)).abs().max()  # each side of the balance moved this much
     assert moved > 0.1

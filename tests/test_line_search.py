@@ -1,5 +1,6 @@
 """The ReLU line search (pre-activations reused, rank-one universal fields) finds the radii plain forward
 passes find."""
+
 import math
 
 import torch

@@ -1,4 +1,5 @@
 """Log-domain losses: agreement with the plain formulas, derivatives, and no underflow at large margins."""
+
 import math
 
 import pytest

@@ -51,7 +51,11 @@ def with_stdout(cell, text: str) -> list:
         ("1.22", "1.23", "r50 / sqrt(d/n) at n = 20"),  # issue 11, AMD EPYC: one printed digit
         ("0.894", "0.895", "median radius / sqrt(d/k), PGD"),
         ("1.116", "1.115", "r50 / sqrt(d/n): along z-hat"),
-        ("0.0066", "0.0072", "max |gap / (sqrt(k)/2) - 1| at k >= 16    0.0066  (<= 20%: holds)"),  # a residual: floor of its criterion
+        (
+            "0.0066",
+            "0.0072",
+            "max |gap / (sqrt(k)/2) - 1| at k >= 16    0.0066  (<= 20%: holds)",
+        ),  # a residual: floor of its criterion
         ("40", "40", "points solved exactly"),
     ],
 )
@@ -64,7 +68,11 @@ def test_differences_seen_on_another_machine_are_tolerated(stored, fresh, line):
     [
         ("1.00", "1.05", "r50 / sqrt(d/k)"),  # x1.05 of a ratio checked against theory
         ("0.895", "0.94", "median radius / sqrt(d/k), PGD"),
-        ("0.0066", "0.03", "max |gap / (sqrt(k)/2) - 1| at k >= 16    0.0066  (<= 20%: holds)"),  # a gap five times larger
+        (
+            "0.0066",
+            "0.03",
+            "max |gap / (sqrt(k)/2) - 1| at k >= 16    0.0066  (<= 20%: holds)",
+        ),  # a gap five times larger
         ("0.0066", "0.0072", "max relative error"),  # without the residual rule: the default is strict
         ("40", "39", "points solved exactly"),  # counts must match
         ("nan", "1.0", "median exact / sqrt(d/k)"),
@@ -106,7 +114,9 @@ def test_mutations_of_a_stored_check_fail_the_regression(chapter):
 
 def test_a_removed_figure_fails_the_regression():
     nb = nbformat.read(ROOT / "chapters" / "nonrobustness.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if c.cell_type == "code" and any("image/png" in o.get("data", {}) for o in c.outputs))
+    cell = next(
+        c for c in nb.cells if c.cell_type == "code" and any("image/png" in o.get("data", {}) for o in c.outputs)
+    )
     without = [o for o in cell.outputs if "image/png" not in o.get("data", {})]
     assert compare_outputs(cell.outputs, cell.outputs) == []
     assert compare_outputs(without, cell.outputs)
@@ -138,12 +148,30 @@ def test_nbval_with_the_plugin_passes_and_fails_the_right_cells(tmp_path):
     nbformat.write(nb, tmp_path / "tampered.ipynb")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "tests.nbregression", "--nbval", "--nbval-current-env",
-         "-p", "no:cacheprovider", "-rA", "tampered.ipynb"],
-        cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "tests.nbregression",
+            "--nbval",
+            "--nbval-current-env",
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+            "tampered.ipynb",
+        ],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
-    outcome = {int(line.split("Cell ")[1].split()[0]): line.split()[0] for line in run.stdout.splitlines()
-               if line.startswith(("PASSED", "FAILED")) and "::Cell " in line}
+    outcome = {
+        int(line.split("Cell ")[1].split()[0]): line.split()[0]
+        for line in run.stdout.splitlines()
+        if line.startswith(("PASSED", "FAILED")) and "::Cell " in line
+    }
     assert outcome == {0: "PASSED", 1: "FAILED", 2: "PASSED", 3: "FAILED", 4: "FAILED", 5: "FAILED"}, run.stdout
 
 

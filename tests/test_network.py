@@ -1,4 +1,5 @@
 """The batched two-layer network: hand-written gradients against autograd, homogeneity, invariants, checks."""
+
 import pytest
 import torch
 
@@ -133,10 +134,22 @@ def test_linear_model_vjp():
         (lambda: TwoLayerNet(d=3, m=1, train_outer=False), "m must be >= 2 with a fixed second layer"),
         (lambda: TwoLayerNet(d=3, m=2).init(runs=0), "runs must be a positive integer, got 0"),
         (lambda: TwoLayerNet(d=3, m=2).init(scale=0), "scale must be a finite number > 0, got 0"),
-        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 5)), r"X must have shape \(n, 3\) or \(R, n, 3\), got \(4, 5\)"),
-        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=4, m=2).init(), torch.zeros(4, 3)), r"params\['W'\] must have shape \(R, 2, 3\), got \(1, 2, 4\)"),
-        (lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(runs=2), torch.zeros(3, 4, 3)), "X has 3 runs"),
-        (lambda: TwoLayerNet(d=3, m=2).vjp(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 3), torch.zeros(1, 5)), r"coef must have shape \(R, n\) = \(1, 4\)"),
+        (
+            lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 5)),
+            r"X must have shape \(n, 3\) or \(R, n, 3\), got \(4, 5\)",
+        ),
+        (
+            lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=4, m=2).init(), torch.zeros(4, 3)),
+            r"params\['W'\] must have shape \(R, 2, 3\), got \(1, 2, 4\)",
+        ),
+        (
+            lambda: TwoLayerNet(d=3, m=2).forward(TwoLayerNet(d=3, m=2).init(runs=2), torch.zeros(3, 4, 3)),
+            "X has 3 runs",
+        ),
+        (
+            lambda: TwoLayerNet(d=3, m=2).vjp(TwoLayerNet(d=3, m=2).init(), torch.zeros(4, 3), torch.zeros(1, 5)),
+            r"coef must have shape \(R, n\) = \(1, 4\)",
+        ),
     ],
 )
 def test_bad_input_names_parameter_value_and_allowed(call, match):

@@ -1,4 +1,5 @@
 """Structured perturbations: the theory's directions, flip radii by grid scan and bisection, flip curves."""
+
 import math
 
 import pytest
@@ -29,8 +30,9 @@ def test_frei_universal_direction_flips_half_the_test_points_at_sqrt_d_over_k():
     mix = cluster_mixture(d, k, seed=0)
     train, test = mix.sample(200, seed=1, balanced=True), mix.sample(500, seed=2)
     net = TwoLayerNet(d=d, m=32)
-    res = gradient_flow(net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=2000, record_every=500,
-                        progress=False)
+    res = gradient_flow(
+        net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=2000, record_every=500, progress=False
+    )
     f = net_score(net, res.params)
     assert res.history.min_margin[-1, 0] > 0 and torch.all(test.y * f(test.X) > 0)
     prof = flip_profile(f, test.X, test.y, against_label(frei_direction(mix), test.y), torch.linspace(0.25, 20, 80))
@@ -87,7 +89,9 @@ def test_theory_directions():
     torch.testing.assert_close(vardi_direction(data), torch.tensor([1.0, -1, 1, 0, 0, 0]) / math.sqrt(3))
     # Margin points only: the third point sits above the smallest margin and drops out.
     margins = torch.tensor([1.0, 1.005, 2.0])
-    torch.testing.assert_close(vardi_direction(data, margins, tol=0.01), torch.tensor([1.0, -1, 0, 0, 0, 0]) / math.sqrt(2))
+    torch.testing.assert_close(
+        vardi_direction(data, margins, tol=0.01), torch.tensor([1.0, -1, 0, 0, 0, 0]) / math.sqrt(2)
+    )
 
 
 def test_cluster_paths_point_to_other_class_centres_only():

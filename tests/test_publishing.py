@@ -11,6 +11,7 @@ followed by `make badges` (tools/badges.py). These tests check what that promise
   `_config.yml`, and after a change of URL no file still names the old repository;
 - `CITATION.cff` is CFF 1.2.0 with the same URL, and the licences agree with each other.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -77,7 +78,7 @@ def make_calls(script: str) -> list[list[str]]:
         for i, word in enumerate(words):
             if word == "make" and (i == 0 or words[i - 1] in ("sudo", "time", "env")):
                 goals, skip = [], False
-                for arg in words[i + 1:]:
+                for arg in words[i + 1 :]:
                     if skip:
                         skip = False
                     elif arg in ("-C", "-f", "-j", "-o", "-W", "--directory", "--file"):
@@ -136,7 +137,8 @@ def test_the_workflows_exist():
     missing = [p.name for p in (TESTS, BOOK, WEEKLY) if not p.is_file()]
     assert not missing, f".github/workflows lacks {missing}"
     assert {badges.TESTS_WORKFLOW, badges.BOOK_WORKFLOW} <= {p.name for p in WORKFLOW_FILES}, (
-        "the README badges name workflow files that do not exist")
+        "the README badges name workflow files that do not exist"
+    )
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
@@ -146,7 +148,9 @@ def test_workflow_is_valid_yaml(path):
     for name, job in workflow["jobs"].items():
         assert "runs-on" in job and job.get("steps"), f"{path.name}: job {name} needs runs-on and steps"
         for step in job["steps"]:
-            assert ("run" in step) != ("uses" in step), f"{path.name}: job {name} has a step with neither or both of run/uses"
+            assert ("run" in step) != ("uses" in step), (
+                f"{path.name}: job {name} has a step with neither or both of run/uses"
+            )
 
 
 @pytest.mark.parametrize("path", WORKFLOW_FILES, ids=lambda p: p.name)
@@ -164,7 +168,8 @@ def test_workflow_installs_the_cpu_torch(path):
     workflow = load_workflow(path)
     if make_calls(runs(workflow)):
         assert "download.pytorch.org/whl/cpu" in workflow.get("env", {}).get("PIP_EXTRA_INDEX_URL", ""), (
-            f"{path.name}: set PIP_EXTRA_INDEX_URL to the PyTorch CPU index")
+            f"{path.name}: set PIP_EXTRA_INDEX_URL to the PyTorch CPU index"
+        )
 
 
 def test_make_call_parser_sees_every_goal():
@@ -179,8 +184,12 @@ def test_documented_make_commands_exist():
     for doc in ("README.md", "CONTRIBUTING.md"):
         text = (ROOT / doc).read_text()
         goals = {goal for code in re.findall(r"`(make [^`]+)`", text) for call in make_calls(code) for goal in call}
-        goals |= {goal for block in re.findall(r"```bash\n(.*?)```", text, re.S)
-                  for call in make_calls(re.sub(r"#.*", "", block)) for goal in call}
+        goals |= {
+            goal
+            for block in re.findall(r"```bash\n(.*?)```", text, re.S)
+            for call in make_calls(re.sub(r"#.*", "", block))
+            for goal in call
+        }
         assert goals, f"{doc} names no make command"
         assert not goals - set(TARGETS), f"{doc} names make targets that do not exist: {sorted(goals - set(TARGETS))}"
 
@@ -198,7 +207,8 @@ def test_tests_run_on_every_push_and_pull_request():
     for event in ("push", "pull_request"):
         filters = on[event] or {}
         assert not {"branches", "paths", "tags", "branches-ignore", "paths-ignore"} & set(filters), (
-            f"tests.yml must run on every {event}, not a filtered subset: {filters}")
+            f"tests.yml must run on every {event}, not a filtered subset: {filters}"
+        )
     job_name = job_running(workflow, "test")
     job = workflow["jobs"][job_name]
     assert debian_python(job), "the test job runs in a Debian python:3.11 container (Debian's chromium, as root)"
@@ -208,10 +218,12 @@ def test_tests_run_on_every_push_and_pull_request():
     assert re.search(r"apt-get install -y\b[^\n]*\bchromium\b", script), "the test job must install Debian's chromium"
     assert script.index("chromium") < script.index("make test")
     assert "user" not in str(job.get("container", "")) and "--user" not in str(job.get("container", "")), (
-        "apt-get in the container needs root")
+        "apt-get in the container needs root"
+    )
     cache = uses(workflow, "actions/cache", job_name)
     assert cache and "hashFiles('requirements/ci.txt')" in cache[0]["with"]["key"], (
-        "the pip cache must be keyed on requirements/ci.txt")
+        "the pip cache must be keyed on requirements/ci.txt"
+    )
     assert ".cache/pip" in cache[0]["with"]["path"]
 
 
@@ -220,11 +232,14 @@ def test_book_is_built_with_make_book_and_deployed_to_pages_from_the_branch():
     on = triggers(workflow)
     assert set(on) <= {"push", "workflow_dispatch"}, f"book.yml deploys only from pushes (and by hand): {sorted(on)}"
     assert on["push"]["branches"] == [CONFIG["repository"]["branch"]], (
-        "book.yml must deploy from repository.branch of _config.yml")
+        "book.yml must deploy from repository.branch of _config.yml"
+    )
     build = job_running(workflow, "book")
     assert debian_python(workflow["jobs"][build])
     upload = uses(workflow, "actions/upload-pages-artifact", build)
-    assert upload and upload[0]["with"]["path"].rstrip("/") == "_build/html", "upload _build/html (what make book writes)"
+    assert upload and upload[0]["with"]["path"].rstrip("/") == "_build/html", (
+        "upload _build/html (what make book writes)"
+    )
     build_line = [line for line in TARGETS["book"] if "jupyter-book build ." in line]
     assert build_line and "--path-output" not in build_line[0], "make book must write ./_build/html"
     assert "-W" in build_line[0].split(), "make book must build with -W"
@@ -248,12 +263,17 @@ def test_weekly_rebuild_from_scratch_fails_loudly():
     for cron in crons:
         fields = cron.split()
         assert len(fields) == 5 and fields[2] == "*" and fields[3] == "*" and re.fullmatch(r"[0-6]", fields[4]), (
-            f"{cron!r} is not a once-a-week schedule")
+            f"{cron!r} is not a once-a-week schedule"
+        )
     rebuild = job_running(workflow, "book")
     calls = make_calls(runs(workflow, rebuild))
     flat = [goal for call in calls for goal in call]
-    assert "clean" in flat and flat.index("clean") < flat.index("book"), "clear the caches (make clean) before make book"
-    assert any(line.startswith("rm -rf _build") for line in TARGETS["book"]), "make book must start from an empty _build"
+    assert "clean" in flat and flat.index("clean") < flat.index("book"), (
+        "clear the caches (make clean) before make book"
+    )
+    assert any(line.startswith("rm -rf _build") for line in TARGETS["book"]), (
+        "make book must start from an empty _build"
+    )
     assert CONFIG["execute"]["execute_notebooks"] == "force", "the build must execute every chapter (not jupyter-cache)"
     assert not uses(workflow, "actions/cache"), "the weekly rebuild is from scratch: no cache"
     job_running(workflow, "linkcheck")
@@ -276,10 +296,20 @@ def test_linkcheck_knows_offline_links():
     def ignored(uri):
         return any(p.match(uri) for p in ignore)
 
-    for uri in ("http://localhost:8888/lab", "http://127.0.0.1:8786", "../sweeps/book/frei_dk.yaml",
-                "chapters/intro.html#x", REPO.colab_link("chapters/intro.ipynb")):
+    for uri in (
+        "http://localhost:8888/lab",
+        "http://127.0.0.1:8786",
+        "../sweeps/book/frei_dk.yaml",
+        "chapters/intro.html#x",
+        REPO.colab_link("chapters/intro.ipynb"),
+    ):
         assert ignored(uri), f"linkcheck would try {uri}"
-    for uri in ("https://arxiv.org/abs/2303.01456", REPO.url, REPO.blob("chapters/intro.ipynb"), "http://localhostess.org"):
+    for uri in (
+        "https://arxiv.org/abs/2303.01456",
+        REPO.url,
+        REPO.blob("chapters/intro.ipynb"),
+        "http://localhostess.org",
+    ):
         assert not ignored(uri), f"linkcheck would skip {uri}"
 
 
@@ -304,16 +334,23 @@ def toc_docs() -> list[str]:
     return [str(Path(doc).with_suffix("")) for doc in docs]
 
 
-NOTEBOOK_CHAPTERS = [doc for doc in toc_docs()
-                     if (ROOT / f"{doc}.md").is_file() and (ROOT / f"{doc}.md").read_text().startswith("---\njupytext:")]
+NOTEBOOK_CHAPTERS = [
+    doc
+    for doc in toc_docs()
+    if (ROOT / f"{doc}.md").is_file() and (ROOT / f"{doc}.md").read_text().startswith("---\njupytext:")
+]
 
 
 def test_repository_settings_reach_the_theme():
     """What JB1 hands sphinx-book-theme (schema-validated): the URL, branch and Colab base of _config.yml."""
     from jupyter_book.config import get_final_config
 
-    sphinx, _ = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False},
-                                 sourcedir=ROOT, raise_on_invalid=True)
+    sphinx, _ = get_final_config(
+        user_yaml=ROOT / "_config.yml",
+        cli_config={"latex_individualpages": False},
+        sourcedir=ROOT,
+        raise_on_invalid=True,
+    )
     theme = sphinx["html_theme_options"]
     assert theme["repository_url"] == CONFIG["repository"]["url"]
     assert theme["repository_branch"] == CONFIG["repository"]["branch"] == REPO.branch
@@ -326,8 +363,9 @@ def theme_colab_link(doc: str) -> str:
     """sphinx-book-theme's launch link for a page: its .ipynb when one sits beside the source, else the .md."""
     from jupyter_book.config import get_final_config
 
-    theme = get_final_config(user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False},
-                             sourcedir=ROOT)[0]["html_theme_options"]
+    theme = get_final_config(
+        user_yaml=ROOT / "_config.yml", cli_config={"latex_individualpages": False}, sourcedir=ROOT
+    )[0]["html_theme_options"]
     provider_url, org, repo = theme["repository_url"].strip("/").rsplit("/", 2)
     extension = ".ipynb" if (ROOT / f"{doc}.ipynb").exists() else ".md"
     relpath = theme["path_to_docs"].strip("/")
@@ -350,12 +388,15 @@ def test_chapter_has_committed_notebook_and_colab_link(doc):
     assert ignored.returncode == 1, f"{doc}.ipynb is git-ignored (or git failed): a fork would lack what Colab opens"
     url = CONFIG["repository"]["url"].rstrip("/")
     owner_repo = url.removeprefix("https://github.com/")
-    expected = (f"{CONFIG['launch_buttons']['colab_url'].rstrip('/')}/github/{owner_repo}"
-                f"/blob/{CONFIG['repository']['branch']}/{doc}.ipynb")
+    expected = (
+        f"{CONFIG['launch_buttons']['colab_url'].rstrip('/')}/github/{owner_repo}"
+        f"/blob/{CONFIG['repository']['branch']}/{doc}.ipynb"
+    )
     assert theme_colab_link(doc) == expected == REPO.colab_link(f"{doc}.ipynb")
     first = nb.cells[0]
     assert first.cell_type == "code" and f"git+{url}" in first.source, (
-        f"{ipynb.name}: the notebook Colab opens must install the package from {url}")
+        f"{ipynb.name}: the notebook Colab opens must install the package from {url}"
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -380,23 +421,35 @@ def test_every_derived_file_matches_config():
 
 
 def text_files() -> list[Path]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     suffixes = {".md", ".ipynb", ".yml", ".yaml", ".cff", ".py", ".toml", ".txt", ".cfg", ".sh", ".bib", ".json"}
-    return [ROOT / p for p in listed if p and (Path(p).suffix in suffixes or Path(p).name == "Makefile")
-            and (ROOT / p).is_file()]
+    return [
+        ROOT / p
+        for p in listed
+        if p and (Path(p).suffix in suffixes or Path(p).name == "Makefile") and (ROOT / p).is_file()
+    ]
 
 
 def repository_mentions(text: str, repo) -> bool:
     owner, name = re.escape(repo.owner), re.escape(repo.name)
     end = r"(?:\.git)?(?![\w-]|\.\w)"  # the whole name (or name.git), not the prefix of another
-    return bool(re.search(rf"github\.com/{owner}/{name}{end}|(?<![\w.-]){owner}\.github\.io/{name}{end}", text, re.IGNORECASE))
+    return bool(
+        re.search(rf"github\.com/{owner}/{name}{end}|(?<![\w.-]){owner}\.github\.io/{name}{end}", text, re.IGNORECASE)
+    )
 
 
 def test_a_fork_edits_only_the_url(tmp_path):
     """Copy every file that names the repository, change the URL in _config.yml, run the badge script:
     nothing may still name the old repository, and the checks above hold for the fork."""
-    copied = [p for p in text_files() if p.name != "_config.yml" and repository_mentions(p.read_text(errors="replace"), REPO)]
+    copied = [
+        p for p in text_files() if p.name != "_config.yml" and repository_mentions(p.read_text(errors="replace"), REPO)
+    ]
     for path in copied + [ROOT / "_config.yml", ROOT / "_toc.yml"]:
         target = tmp_path / path.relative_to(ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -404,7 +457,9 @@ def test_a_fork_edits_only_the_url(tmp_path):
     config = (tmp_path / "_config.yml").read_text()
     assert config.count(f"url: {REPO.url}\n") == 1
     owner = f"Fork-of-{REPO.owner}"  # any other owner; upper case where GitHub Pages uses lower case
-    (tmp_path / "_config.yml").write_text(config.replace(f"url: {REPO.url}\n", f"url: https://github.com/{owner}/{REPO.name}\n"))
+    (tmp_path / "_config.yml").write_text(
+        config.replace(f"url: {REPO.url}\n", f"url: https://github.com/{owner}/{REPO.name}\n")
+    )
 
     assert badges.main(["--root", str(tmp_path)]) == 0
     assert badges.main(["--root", str(tmp_path), "--check"]) == 0
@@ -412,10 +467,15 @@ def test_a_fork_edits_only_the_url(tmp_path):
     assert fork.url == f"https://github.com/{owner}/{REPO.name}"
     if not CONFIG.get("html", {}).get("baseurl"):
         assert fork.pages == f"https://{owner.lower()}.github.io/{REPO.name}/"
-    left = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()
-            and repository_mentions(p.read_text(), REPO)]
-    assert not left, (f"after a change of repository.url these files still name {REPO.url}: {left}; derive the "
-                      "address from _config.yml or teach tools/badges.py to render it")
+    left = [
+        str(p.relative_to(tmp_path))
+        for p in tmp_path.rglob("*")
+        if p.is_file() and repository_mentions(p.read_text(), REPO)
+    ]
+    assert not left, (
+        f"after a change of repository.url these files still name {REPO.url}: {left}; derive the "
+        "address from _config.yml or teach tools/badges.py to render it"
+    )
     assert badges.badge_block(fork) in (tmp_path / "README.md").read_text()
     citation = yaml.safe_load((tmp_path / "CITATION.cff").read_text())
     assert citation["repository-code"] == fork.url and citation["url"] == fork.pages
@@ -434,7 +494,8 @@ def test_a_fork_edits_only_the_url(tmp_path):
 def test_badge_script_refuses_what_colab_cannot_open(tmp_path):
     for url in ("https://gitlab.com/a/b", "https://github.com/a/b.git", "https://github.com/a"):
         (tmp_path / "_config.yml").write_text(
-            (ROOT / "_config.yml").read_text().replace(f"url: {REPO.url}\n", f"url: {url}\n"))
+            (ROOT / "_config.yml").read_text().replace(f"url: {REPO.url}\n", f"url: {url}\n")
+        )
         shutil.copy2(ROOT / "_toc.yml", tmp_path / "_toc.yml")
         with pytest.raises(ValueError, match="github.com/OWNER/NAME"):
             badges.Repository.from_config(tmp_path)
@@ -445,9 +506,25 @@ def test_badge_script_refuses_what_colab_cannot_open(tmp_path):
 
 # Citation File Format 1.2.0: the required keys and every key allowed at the top level.
 CFF_REQUIRED = {"cff-version", "message", "title", "authors"}
-CFF_KEYS = CFF_REQUIRED | {"abstract", "commit", "contact", "date-released", "doi", "identifiers", "keywords",
-                           "license", "license-url", "preferred-citation", "references", "repository",
-                           "repository-artifact", "repository-code", "type", "url", "version"}
+CFF_KEYS = CFF_REQUIRED | {
+    "abstract",
+    "commit",
+    "contact",
+    "date-released",
+    "doi",
+    "identifiers",
+    "keywords",
+    "license",
+    "license-url",
+    "preferred-citation",
+    "references",
+    "repository",
+    "repository-artifact",
+    "repository-code",
+    "type",
+    "url",
+    "version",
+}
 
 
 def test_citation_cff():
@@ -458,7 +535,9 @@ def test_citation_cff():
     assert cff.get("type", "software") in ("software", "dataset")
     assert isinstance(cff["message"], str) and cff["message"].strip()
     assert cff["authors"] and all(isinstance(a, dict) and ("name" in a or "family-names" in a) for a in cff["authors"])
-    assert cff["repository-code"] == CONFIG["repository"]["url"], "CITATION.cff repository-code differs from _config.yml"
+    assert cff["repository-code"] == CONFIG["repository"]["url"], (
+        "CITATION.cff repository-code differs from _config.yml"
+    )
     assert cff["url"] == REPO.pages and cff["title"] == CONFIG["title"]
     version = re.search(r'^version = "(.+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert str(cff["version"]) == version, "CITATION.cff version differs from pyproject.toml"
@@ -470,13 +549,15 @@ def test_citation_cff():
 
 def test_readme_cites_the_three_papers():
     readme = (ROOT / "README.md").read_text()
-    cite = readme[readme.index("## How to cite"):]
+    cite = readme[readme.index("## How to cite") :]
     cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
     bib = (ROOT / "references.bib").read_text()
     arxiv = [ref["url"].rsplit("/", 1)[-1] for ref in cff["references"]]
     assert len(arxiv) == 3
     for number, ref in zip(arxiv, cff["references"]):
-        assert number in cite and number in bib, f"arXiv:{number} missing from the README's How to cite or references.bib"
+        assert number in cite and number in bib, (
+            f"arXiv:{number} missing from the README's How to cite or references.bib"
+        )
         assert ref["title"].replace("ReLU", "{ReLU}") in bib or ref["title"] in bib
         assert all(a["family-names"] in cite for a in ref["authors"]), ref["title"]
     assert "CITATION.cff" in cite

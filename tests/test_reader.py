@@ -1,5 +1,6 @@
 """The book as a reader meets it, checked on the sources: numbering, the introduction's map, captioned
 figures, Colab-ready math macros, key results, exercises, and chapter code short enough to read."""
+
 from __future__ import annotations
 
 import re
@@ -12,14 +13,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-import notebook_macros
+import notebook_macros  # noqa: E402 (tools/ is not a package)
 
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CHAPTERS = sorted(p for p in (ROOT / "chapters").glob("*.md") if p.read_text().startswith("---\njupytext:"))
 # Chapters that reproduce a result of the papers: each has a key-results box and exercises.
-RESULT_CHAPTERS = ["implicit_bias", "generalization", "nonrobustness", "robust_networks", "mechanism",
-                   "nearly_orthogonal", "polynomial_relu", "scaling"]
+RESULT_CHAPTERS = [
+    "implicit_bias",
+    "generalization",
+    "nonrobustness",
+    "robust_networks",
+    "mechanism",
+    "nearly_orthogonal",
+    "polynomial_relu",
+    "scaling",
+]
 MAX_CODE_LINE = 88
 
 
@@ -57,8 +66,12 @@ def test_everything_is_numbered():
     through their labels: MyST numbers a $$ equation only when it has one."""
     assert TOC.get("defaults", {}).get("numbered") is True, "_toc.yml: set defaults: {numbered: true}"
     assert CONFIG["sphinx"]["config"].get("numfig", True) is not False, "figures must stay numbered (numfig)"
-    unlabelled = [(md.name, line) for md in sorted((ROOT / "chapters").glob("*.md")) for line in display_math(md)
-                  if not re.fullmatch(r"\$\$ \(eq-[\w-]+\)", line)]
+    unlabelled = [
+        (md.name, line)
+        for md in sorted((ROOT / "chapters").glob("*.md"))
+        for line in display_math(md)
+        if not re.fullmatch(r"\$\$ \(eq-[\w-]+\)", line)
+    ]
     assert not unlabelled, f"display equations without a label (hence without a number): {unlabelled}"
 
 
@@ -72,8 +85,9 @@ def test_intro_map_matches_toc():
 
 def test_no_page_describes_an_unfinished_book():
     """Statements about the book's state that were true while it was being written, and are not now."""
-    stale = re.compile(r"being written|this edition contains|uncomment each line|not yet written|coming soon",
-                       re.IGNORECASE)
+    stale = re.compile(
+        r"being written|this edition contains|uncomment each line|not yet written|coming soon", re.IGNORECASE
+    )
     pages = [ROOT / "_toc.yml", ROOT / "README.md", *sorted((ROOT / "chapters").glob("*.md"))]
     hits = [(p.name, m.group(0)) for p in pages for m in stale.finditer(p.read_text())]
     assert not hits, f"stale statements about the book's state: {hits}"
@@ -102,16 +116,24 @@ def test_figures_have_captions_and_alt_text(md):
 
 
 def test_figure_names_are_unique():
-    names = [cell.metadata["mystnb"]["figure"]["name"] for md in CHAPTERS for cell in figure_cells(md)
-             if "name" in cell.metadata.get("mystnb", {}).get("figure", {})]
+    names = [
+        cell.metadata["mystnb"]["figure"]["name"]
+        for md in CHAPTERS
+        for cell in figure_cells(md)
+        if "name" in cell.metadata.get("mystnb", {}).get("figure", {})
+    ]
     assert len(names) == len(set(names)), f"duplicate figure names: {sorted(names)}"
 
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_chapter_code_lines_fit(md):
     """Chapter code is read next to the argument: no line longer than 88 characters (ruff's limit)."""
-    long = [(i, len(line)) for cell in code_cells(md) for i, line in enumerate(cell.source.splitlines())
-            if len(line) > MAX_CODE_LINE]
+    long = [
+        (i, len(line))
+        for cell in code_cells(md)
+        for i, line in enumerate(cell.source.splitlines())
+        if len(line) > MAX_CODE_LINE
+    ]
     assert not long, f"{md.name}: {len(long)} code lines over {MAX_CODE_LINE} characters; `ruff format` the cells"
 
 
@@ -122,7 +144,8 @@ def test_notebook_defines_the_math_macros(md):
     cells = jupytext.read(md).cells
     expected = notebook_macros.macro_cell_source(CONFIG)
     assert len(cells) > 1 and cells[1].cell_type == "markdown" and cells[1].source == expected, (
-        f"{md.name}: the second cell must be the macros cell; run `make macros`")
+        f"{md.name}: the second cell must be the macros cell; run `make macros`"
+    )
     assert "remove-cell" in cells[1].metadata.get("tags", []), f"{md.name}: tag the macros cell remove-cell"
 
 
@@ -150,7 +173,8 @@ def test_result_chapter_has_key_results_and_exercises(name):
     box = re.search(r"^:{3,}\{admonition\} Key results?\n(.*?)^:{3,}$", text, re.MULTILINE | re.DOTALL)
     assert box and "{glue:text}`" in box.group(1), f"{md.name}: a Key results admonition with glued numbers"
     assert not re.search(r"\d\.\d", re.sub(r"\{glue:text\}`[^`]*`|\$[^$]*\$", "", box.group(1))), (
-        f"{md.name}: the key-results box must glue its measured numbers, not type them")
+        f"{md.name}: the key-results box must glue its measured numbers, not type them"
+    )
     exercises = re.findall(r"^:{3,}\{exercise\}", text, re.MULTILINE)
     solutions = re.findall(r"^:{3,}\{solution\} (\S+)\n:class: dropdown", text, re.MULTILINE)
     assert 2 <= len(exercises) <= 4, f"{md.name}: {len(exercises)} exercises, want 2 to 4"
@@ -173,7 +197,10 @@ def figure_width(size: str) -> float:
 def test_wide_figures_take_the_full_width(md):
     """11-pt labels stay above 8 pt when shown only if a figure is at most about 9 in wide in the text column
     (about 750 px); a wider figure must take the page's full width (tag full-width, about 1050 px)."""
-    narrow = [cell.source.splitlines()[0] for cell in figure_cells(md)
-              if any(figure_width(w) >= 9 for w in re.findall(r"figsize=\(([^,]+),", cell.source))
-              and "full-width" not in cell.metadata.get("tags", [])]
+    narrow = [
+        cell.source.splitlines()[0]
+        for cell in figure_cells(md)
+        if any(figure_width(w) >= 9 for w in re.findall(r"figsize=\(([^,]+),", cell.source))
+        and "full-width" not in cell.metadata.get("tags", [])
+    ]
     assert not narrow, f"{md.name}: wide figures without the full-width tag: {narrow}"

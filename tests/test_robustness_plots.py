@@ -1,4 +1,5 @@
 """The robustness chapters' figure helpers: what they draw is the data they were given."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -36,8 +37,9 @@ def test_measured_vs_theory_and_distance_brackets_draw_every_series():
     plots.measured_vs_theory(x, {"m": np.sqrt(1000 / x)}, lambda n: np.sqrt(1000 / n), "theory", "n", "r", a, log=True)
     assert len(a.get_lines()) == 2 and a.get_xscale() == "log"
     np.testing.assert_allclose(a.get_lines()[1].get_ydata()[[0, -1]], np.sqrt(1000 / x[[0, -1]]))
-    plots.distance_brackets(np.array([1.0, 2.0]), {"lower": np.array([0.5, 1.0]), "attack": np.array([1.1, np.inf])},
-                            "exact", "measured", b)
+    plots.distance_brackets(
+        np.array([1.0, 2.0]), {"lower": np.array([0.5, 1.0]), "attack": np.array([1.1, np.inf])}, "exact", "measured", b
+    )
     assert len(b.get_lines()) == 3 and b.get_xlim()[1] == pytest.approx(2.1)
     plt.close(fig)
 

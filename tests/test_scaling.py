@@ -1,4 +1,5 @@
 """Power-law fits with bootstrap intervals over seeds."""
+
 import numpy as np
 import pandas as pd
 import pytest

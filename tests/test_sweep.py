@@ -2,6 +2,7 @@
 
 Dask clusters and killed workers: test_sweep_cluster.py; bad specs and the command line: test_sweep_cli.py.
 """
+
 import json
 import os
 import signal
@@ -88,21 +89,35 @@ def test_spec_must_be_yaml_mapping_and_loaded_safely(tmp_path):
 
 
 def test_cli_help_and_dry_run(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "implicit_bias", "sweep", "--help"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "implicit_bias", "sweep", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     assert "--scheduler" in out and "--workers" in out
     spec = write_spec(tmp_path, grid={"a": [1, 2]})
-    dry = subprocess.run([sys.executable, "-m", "implicit_bias", "sweep", str(spec), "--dry-run"], capture_output=True,
-                         text=True, check=True).stdout
+    dry = subprocess.run(
+        [sys.executable, "-m", "implicit_bias", "sweep", str(spec), "--dry-run"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "0 done, 2 to run" in dry
-    bad = subprocess.run([sys.executable, "-m", "implicit_bias", "sweep", str(tmp_path / "nope.yaml")],
-                         capture_output=True, text=True, check=False)
+    bad = subprocess.run(
+        [sys.executable, "-m", "implicit_bias", "sweep", str(tmp_path / "nope.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert bad.returncode == 2 and "does not exist" in bad.stderr
 
 
-@pytest.mark.parametrize("name, point", [("frei_dk", {"d": 100, "k": 4, "seed": 0}),
-                                         ("vardi_dn", {"d": 250, "n": 10, "seed": 1}),
-                                         ("minvidal_p", {"p": 1, "seed": 0})])
+@pytest.mark.parametrize(
+    "name, point",
+    [
+        ("frei_dk", {"d": 100, "k": 4, "seed": 0}),
+        ("vardi_dn", {"d": 250, "n": 10, "seed": 1}),
+        ("minvidal_p", {"p": 1, "seed": 0}),
+    ],
+)
 def test_a_committed_sweep_point_reproduces(tmp_path, name, point):
     """Re-run one point of a book sweep: its metrics equal the committed record (float64, seeded)."""
     from implicit_bias.sweep import point_task, run_point

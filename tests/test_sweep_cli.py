@@ -1,4 +1,5 @@
 """Sweep specs and command line: every bad input ends in one line naming the file (and line), exit status 2."""
+
 import json
 import re
 import shutil
@@ -76,8 +77,11 @@ BAD_SPECS = [  # (spec text, line the message names or None, words the message m
     (NB + "grid:\n  metrics_path: ['x']\n", 3, "unknown parameter 'metrics_path'"),
     (NB + "files: [nowhere.txt]\ngrid: {a: [1]}\n", 2, "file 'nowhere.txt' listed under files does not exist"),
     (NB + "files: nowhere.txt\ngrid: {a: [1]}\n", 2, "files must be a list of paths relative to the spec"),
-    (NB + f"grid:\n  a: [{BIG}]\n  b: [{BIG}]\n  pause: [{BIG}]\n", 2,
-     f"the grid has 1000000000 points (1000 a x 1000 b x 1000 pause), more than the {MAX_POINTS} a sweep runs"),
+    (
+        NB + f"grid:\n  a: [{BIG}]\n  b: [{BIG}]\n  pause: [{BIG}]\n",
+        2,
+        f"the grid has 1000000000 points (1000 a x 1000 b x 1000 pause), more than the {MAX_POINTS} a sweep runs",
+    ),
     (b"notebook: \xff\xfe\n", None, "not a UTF-8 text file"),
 ]
 
@@ -96,14 +100,21 @@ def test_bad_spec_is_one_line_naming_file_and_line_exit_2(tmp_path, capsys, text
         load_spec(spec)
 
 
-@pytest.mark.parametrize("name, text, words", [
-    ("nb.md", "# no code at all\n", "notebook {nb} has no cell tagged 'parameters'"),
-    ("nb.md", "```{code-cell} ipython3\n:tags: [parameters]\n\na = 1\n```\n",
-     "the parameters cell of nb.md must define metrics_path = None"),
-    ("nb.ipynb", "{not json", "notebook {nb} cannot be read"),
-])
-def test_a_notebook_the_sweep_cannot_use_is_one_line_naming_the_spec_and_the_notebook(tmp_path, capsys, name, text,
-                                                                                       words):
+@pytest.mark.parametrize(
+    "name, text, words",
+    [
+        ("nb.md", "# no code at all\n", "notebook {nb} has no cell tagged 'parameters'"),
+        (
+            "nb.md",
+            "```{code-cell} ipython3\n:tags: [parameters]\n\na = 1\n```\n",
+            "the parameters cell of nb.md must define metrics_path = None",
+        ),
+        ("nb.ipynb", "{not json", "notebook {nb} cannot be read"),
+    ],
+)
+def test_a_notebook_the_sweep_cannot_use_is_one_line_naming_the_spec_and_the_notebook(
+    tmp_path, capsys, name, text, words
+):
     (tmp_path / name).write_text(text)
     status, spec = cli(tmp_path, f"notebook: {name}\ngrid: {{a: [1]}}\n")
     err = capsys.readouterr().err
@@ -111,12 +122,15 @@ def test_a_notebook_the_sweep_cannot_use_is_one_line_naming_the_spec_and_the_not
     assert err.startswith(f"error: {spec}:1: ") and words.format(nb=tmp_path / name) in err, err
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["sweep", "{tmp}/nope.yaml"], "spec file '{tmp}/nope.yaml' does not exist"),
-    (["sweep", "{tmp}"], "spec file '{tmp}' is not a file"),
-    (["aggregate", "{tmp}/nope.yaml"], "spec file '{tmp}/nope.yaml' does not exist"),
-    (["sweep", "{tmp}/nope.yaml", "--workers", "0"], "--workers must be a positive integer, got 0"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["sweep", "{tmp}/nope.yaml"], "spec file '{tmp}/nope.yaml' does not exist"),
+        (["sweep", "{tmp}"], "spec file '{tmp}' is not a file"),
+        (["aggregate", "{tmp}/nope.yaml"], "spec file '{tmp}/nope.yaml' does not exist"),
+        (["sweep", "{tmp}/nope.yaml", "--workers", "0"], "--workers must be a positive integer, got 0"),
+    ],
+)
 def test_bad_paths_and_options_exit_2(tmp_path, capsys, argv, words):
     assert run_cli([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
@@ -136,8 +150,11 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_point_runs(tmp_pa
 def test_dry_run_of_a_grid_at_the_limit_counts_without_listing_it(tmp_path, capsys):
     """100 000 points: the count and the first few pending points, at once (the grid is never materialised)."""
     side = ", ".join(map(str, range(100)))
-    status, _ = cli(tmp_path, NB + f"grid:\n  a: [{side}]\n  b: [{side}]\n  pause: [{', '.join(map(str, range(10)))}]\n",
-                    "--dry-run")
+    status, _ = cli(
+        tmp_path,
+        NB + f"grid:\n  a: [{side}]\n  b: [{side}]\n  pause: [{', '.join(map(str, range(10)))}]\n",
+        "--dry-run",
+    )
     out = capsys.readouterr().out.splitlines()
     assert status == 0
     assert out[0] == f"0 done, {MAX_POINTS} to run (grid of {MAX_POINTS} points, at most {MAX_POINTS})"
@@ -180,8 +197,9 @@ def test_one_point_run_twice_at_once_keeps_each_runs_own_metrics(tmp_path):
     with ProcessPoolExecutor(2) as pool:
         results = list(pool.map(partial(run_point, task, point), [1, 1]))
     assert all(r.record["wall_time_s"] > 1.0 for r in results)
-    assert [(r.record["status"], r.record["error"], r.record["metrics"]) for r in results] == \
-        [("ok", None, {"product": 6.0, "values": [3, 2.0]})] * 2
+    assert [(r.record["status"], r.record["error"], r.record["metrics"]) for r in results] == [
+        ("ok", None, {"product": 6.0, "values": [3, 2.0]})
+    ] * 2
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -223,7 +241,9 @@ def test_a_point_that_records_nothing_or_misses_a_file_fails_with_the_reason(tmp
     table = pd.read_csv(summary.table).set_index("mode")
     assert table.status.to_dict() == {"ok": "ok", "silent": "failed", "reads": "failed"}
     assert "never called record_metrics(metrics_path, ...)" in table.error["silent"]
-    assert "FileNotFoundError" in table.error["reads"] and "list the files it reads under 'files:'" in table.error["reads"]
+    assert (
+        "FileNotFoundError" in table.error["reads"] and "list the files it reads under 'files:'" in table.error["reads"]
+    )
     assert (spec.output / "runs" / f"{point_id({'mode': 'reads'})}.ipynb").exists()  # the failed run is kept to read
 
 
@@ -232,10 +252,18 @@ def test_the_swept_value_wins_over_provenance_and_metrics_in_the_table(tmp_path)
     spec = load_spec(write(tmp_path, "notebook: point.md\ngrid: {device: [cuda, cpu]}\n"))
     for device in ("cuda", "cpu"):  # what a GPU worker and a CPU worker would have recorded
         point = {"device": device}
-        record = {"id": point_id(point), "parameters": point, "package_version": "0.1.0", "git_commit": None,
-                  "torch_version": "2.13.0", "device": "NVIDIA H200" if device == "cuda" else "cpu",
-                  "metrics": {"device": "from the notebook", "value": 1.5}, "status": "ok", "error": None,
-                  "wall_time_s": 1.0}
+        record = {
+            "id": point_id(point),
+            "parameters": point,
+            "package_version": "0.1.0",
+            "git_commit": None,
+            "torch_version": "2.13.0",
+            "device": "NVIDIA H200" if device == "cuda" else "cpu",
+            "metrics": {"device": "from the notebook", "value": 1.5},
+            "status": "ok",
+            "error": None,
+            "wall_time_s": 1.0,
+        }
         (spec.output / "records").mkdir(parents=True, exist_ok=True)
         (spec.output / "records" / f"{record['id']}.json").write_text(json.dumps(record))
     table = pd.read_csv(aggregate(spec))

@@ -1,4 +1,5 @@
 """Sweeps on workers that share nothing with the client, and workers killed in the middle of a point."""
+
 import os
 import signal
 import sys
@@ -78,9 +79,12 @@ def _isolate(workdir: str, forbidden: str) -> None:
     touched = sys.touched_client_folder = []  # the hook's list lives in the worker process, read back later
 
     def hook(event: str, args: tuple) -> None:
-        if event in ("open", "os.mkdir", "os.rename", "os.remove", "os.listdir", "os.scandir") and args \
-                and isinstance(args[0], (str, bytes, os.PathLike)) \
-                and os.path.abspath(os.fsdecode(args[0])).startswith(forbidden):
+        if (
+            event in ("open", "os.mkdir", "os.rename", "os.remove", "os.listdir", "os.scandir")
+            and args
+            and isinstance(args[0], (str, bytes, os.PathLike))
+            and os.path.abspath(os.fsdecode(args[0])).startswith(forbidden)
+        ):
             touched.append(f"{event} {os.fsdecode(args[0])}")
             raise PermissionError(f"a worker touched the client's folder: {event} {args[0]}")
 
@@ -101,8 +105,10 @@ def _touched() -> list[str]:
 def cluster():
     """A local Dask cluster of two worker processes, one point at a time each."""
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c, \
-            distributed.Client(c) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c,
+        distributed.Client(c) as client,
+    ):
         yield c, client
 
 
@@ -161,4 +167,3 @@ def test_a_pool_worker_killed_mid_point_is_recorded_and_a_resume_equals_an_unint
     assert sorted(second.ran) == sorted(first.failed) and second.failed == []
     reference = run_sweep(replace(spec, output=tmp_path / "reference"), workers=2, progress=False)
     pd.testing.assert_frame_equal(comparable(second.table), comparable(reference.table))
-

@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis) of the shared validators and of the numeric kernels on random valid shapes."""
+
 from __future__ import annotations
 
 import math
@@ -30,16 +31,17 @@ def test_finite_float_tensors_pass_unchanged(shape, dtype, seed):
 
 
 @FEW
-@given(shape=shapes, seed=st.integers(0, 1000), bad=st.sampled_from([math.nan, math.inf, -math.inf]),
-       data=st.data())
+@given(shape=shapes, seed=st.integers(0, 1000), bad=st.sampled_from([math.nan, math.inf, -math.inf]), data=st.data())
 def test_a_single_non_finite_entry_is_refused_and_counted(shape, seed, bad, data):
     t = randn(shape, seed)
     t.view(-1)[data.draw(st.integers(0, t.numel() - 1))] = bad
     with pytest.raises(ValueError) as err:
         check.tensor("X", t)
     nan, inf = (1, 0) if math.isnan(bad) else (0, 1)
-    assert f"X must be a finite float tensor; got shape {shape} dtype torch.float64 with {nan} NaN and {inf} inf" \
+    assert (
+        f"X must be a finite float tensor; got shape {shape} dtype torch.float64 with {nan} NaN and {inf} inf"
         == str(err.value)
+    )
 
 
 @FEW
@@ -102,10 +104,19 @@ def test_cpu_devices_resolve_to_the_cpu_here(device):
 
 
 @FEW
-@given(d=st.integers(1, 6), m=st.integers(2, 6), n=st.integers(1, 7), runs=st.integers(1, 3),
-       bias=st.booleans(), train_outer=st.booleans(), per_run=st.booleans(), seed=st.integers(0, 100))
-def test_network_outputs_and_gradients_have_the_right_shapes_and_match_autograd(d, m, n, runs, bias, train_outer,
-                                                                               per_run, seed):
+@given(
+    d=st.integers(1, 6),
+    m=st.integers(2, 6),
+    n=st.integers(1, 7),
+    runs=st.integers(1, 3),
+    bias=st.booleans(),
+    train_outer=st.booleans(),
+    per_run=st.booleans(),
+    seed=st.integers(0, 100),
+)
+def test_network_outputs_and_gradients_have_the_right_shapes_and_match_autograd(
+    d, m, n, runs, bias, train_outer, per_run, seed
+):
     net = TwoLayerNet(d=d, m=m, bias=bias, train_outer=train_outer)
     params = net.init(runs=runs, scale=0.5, seed=seed)
     X = randn((runs, n, d) if per_run else (n, d), seed + 1)
@@ -120,8 +131,12 @@ def test_network_outputs_and_gradients_have_the_right_shapes_and_match_autograd(
 
 
 @FEW
-@given(n=st.integers(1, 30), scale=st.floats(0.01, 50.0), seed=st.integers(0, 1000),
-       loss=st.sampled_from(["exp", "logistic"]))
+@given(
+    n=st.integers(1, 30),
+    scale=st.floats(0.01, 50.0),
+    seed=st.integers(0, 1000),
+    loss=st.sampled_from(["exp", "logistic"]),
+)
 def test_loss_weights_are_nonnegative_and_the_log_loss_is_the_direct_one(n, scale, seed, loss):
     q = scale * randn((2, n), seed)
     a = dual_weights(q, loss)

@@ -12,6 +12,7 @@ The repository URL, its branch and the Colab base live in `_config.yml` only (`r
 A fork edits `repository.url` in `_config.yml`, runs `make badges` (or `python tools/badges.py`), and commits.
 `--check` writes nothing and exits 1 when a file is out of date (tests/test_publishing.py runs the same check).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,15 +38,15 @@ CITATION_KEYS = ("title", "url", "repository-code")
 class Repository:
     """The public home of the book, as _config.yml and _toc.yml describe it."""
 
-    url: str          # https://github.com/OWNER/NAME
+    url: str  # https://github.com/OWNER/NAME
     owner: str
     name: str
     branch: str
-    colab: str        # the Colab base, e.g. https://colab.research.google.com
-    book_path: str    # repository.path_to_book: "" when the book is the repository root
-    pages: str        # where book.yml publishes the HTML (GitHub Pages, or html.baseurl when set)
+    colab: str  # the Colab base, e.g. https://colab.research.google.com
+    book_path: str  # repository.path_to_book: "" when the book is the repository root
+    pages: str  # where book.yml publishes the HTML (GitHub Pages, or html.baseurl when set)
     title: str
-    root_doc: str     # the introduction, e.g. chapters/intro
+    root_doc: str  # the introduction, e.g. chapters/intro
 
     @classmethod
     def from_config(cls, root: Path = ROOT) -> Repository:
@@ -55,9 +56,16 @@ class Repository:
         url = str(repo["url"]).rstrip("/")
         parts = urlsplit(url)
         segments = parts.path.strip("/").split("/")
-        if parts.scheme != "https" or parts.netloc.lower() != "github.com" or len(segments) != 2 or url.endswith(".git"):
-            raise ValueError(f"repository.url in _config.yml must be https://github.com/OWNER/NAME (no .git): got {url!r}."
-                             " Colab's /github/ links, the Actions badges and GitHub Pages need a GitHub repository.")
+        if (
+            parts.scheme != "https"
+            or parts.netloc.lower() != "github.com"
+            or len(segments) != 2
+            or url.endswith(".git")
+        ):
+            raise ValueError(
+                f"repository.url in _config.yml must be https://github.com/OWNER/NAME (no .git): got {url!r}."
+                " Colab's /github/ links, the Actions badges and GitHub Pages need a GitHub repository."
+            )
         owner, name = segments
         baseurl = str((config.get("html") or {}).get("baseurl") or "")
         if baseurl:
@@ -66,10 +74,17 @@ class Repository:
             pages = f"https://{owner.lower()}.github.io/"
         else:
             pages = f"https://{owner.lower()}.github.io/{name}/"
-        return cls(url=url, owner=owner, name=name, branch=str(repo["branch"]),
-                   colab=str(config["launch_buttons"]["colab_url"]).rstrip("/"),
-                   book_path=str(repo.get("path_to_book") or "").strip("/"), pages=pages,
-                   title=str(config["title"]), root_doc=str(Path(toc["root"]).with_suffix("")))
+        return cls(
+            url=url,
+            owner=owner,
+            name=name,
+            branch=str(repo["branch"]),
+            colab=str(config["launch_buttons"]["colab_url"]).rstrip("/"),
+            book_path=str(repo.get("path_to_book") or "").strip("/"),
+            pages=pages,
+            title=str(config["title"]),
+            root_doc=str(Path(toc["root"]).with_suffix("")),
+        )
 
     def path_in_repo(self, path: str) -> str:
         """A path relative to the book folder, as a path relative to the repository root."""
@@ -126,8 +141,14 @@ def rendered(root: Path = ROOT) -> dict[Path, tuple[str, str]]:
     repo = Repository.from_config(root)
     out: dict[Path, tuple[str, str]] = {}
     jobs = [(root / "README.md", render_readme), (root / "CITATION.cff", render_citation)]
-    jobs += [(path, render_install_cells) for path in [root / "CONTRIBUTING.md", *sorted((root / "chapters").glob("*.md")),
-                                                      *sorted((root / "chapters").glob("*.ipynb"))]]
+    jobs += [
+        (path, render_install_cells)
+        for path in [
+            root / "CONTRIBUTING.md",
+            *sorted((root / "chapters").glob("*.md")),
+            *sorted((root / "chapters").glob("*.ipynb")),
+        ]
+    ]
     for path, render in jobs:
         if path.exists():
             text = path.read_text()

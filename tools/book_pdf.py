@@ -4,6 +4,7 @@ Each page of _toc.yml, in order, is printed by headless Chromium (the same rende
 so math is typeset by the vendored MathJax and figures are the build's PNGs); pypdf joins the pages into
 one file with a bookmark per chapter.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,8 +17,16 @@ import yaml
 from pypdf import PdfWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--no-pdf-header-footer"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--no-pdf-header-footer",
+]
 
 
 def toc_pages(toc: dict) -> list[str]:
@@ -38,8 +47,19 @@ def print_page(browser: str, page: Path, out: Path, budget_ms: int) -> None:
     if not page.is_file():
         raise SystemExit(f"{page} is missing: build the HTML first (make book)")
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--virtual-time-budget={budget_ms}",
-                        f"--print-to-pdf={out}", page.as_uri()], check=True, capture_output=True, timeout=300)
+        subprocess.run(
+            [
+                browser,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--virtual-time-budget={budget_ms}",
+                f"--print-to-pdf={out}",
+                page.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
     if not out.is_file() or out.stat().st_size == 0:
         raise SystemExit(f"Chromium printed nothing for {page}")
 

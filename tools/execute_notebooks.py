@@ -4,6 +4,7 @@ Each chapter's MyST source is paired into its .ipynb with jupytext (code and tex
 notebook is executed in place at its default parameters with nbclient, in the chapters folder, as the book
 build, papermill --cwd and nbval run it. The stored outputs are what `make test` checks with nbval.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,7 +30,9 @@ def execute(md: Path, timeout: int, out: Path | None = None) -> float:
     ipynb = md.with_suffix(".ipynb")
     nb = nbformat.read(ipynb, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}).execute()
+    NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}
+    ).execute()
     nbformat.write(nb, ipynb if out is None else out / ipynb.name)
     return time.perf_counter() - start
 
@@ -38,8 +41,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="*", help="chapter names (default: every paired chapter)")
     parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
-    parser.add_argument("--out", type=Path, help="write the executed notebooks into this folder instead "
-                        "(e.g. under other settings, for tools/output_spread.py); the committed ones stay")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="write the executed notebooks into this folder instead "
+        "(e.g. under other settings, for tools/output_spread.py); the committed ones stay",
+    )
     args = parser.parse_args(argv)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

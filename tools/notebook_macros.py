@@ -5,6 +5,7 @@ Jupyter never read. Each chapter's second cell (after the Colab install cell) re
 lines generated from that configuration, tagged remove-cell so the HTML book does not show it. Run
 `make sync` afterwards to carry the cell into the paired .ipynb files.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def with_macro_cell(text: str, source: str) -> str:
     first = FIRST_CODE_CELL.search(text)
     if first is None:
         raise ValueError("no code cell found: a chapter starts with its Colab install cell")
-    rest = text[first.end():].lstrip("\n")
+    rest = text[first.end() :].lstrip("\n")
     return text[: first.end()] + "\n" + block + rest
 
 

@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> int:
             outside += not ok
             if rel > worst[chapter][0]:
                 worst[chapter] = (rel, line.strip()[:70])
-            print(f"| {chapter} | {cell} | {s_num} | {f_num} | {rel:.2%} | {tol.rel:g} / {tol.abs:g} | "
-                  f"{'yes' if ok else 'NO'} | `{line.strip()[:70]}` |")
+            print(
+                f"| {chapter} | {cell} | {s_num} | {f_num} | {rel:.2%} | {tol.rel:g} / {tol.abs:g} | "
+                f"{'yes' if ok else 'NO'} | `{line.strip()[:70]}` |"
+            )
     print("\n| chapter | largest relative difference | on the line |\n| --- | --- | --- |")
     for chapter, (rel, line) in worst.items():
         print(f"| {chapter} | {rel:.2%} | `{line}` |")

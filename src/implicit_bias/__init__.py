@@ -1,4 +1,5 @@
 """Companion library of the book: data models, two-layer networks, gradient flow, KKT diagnostics, robustness."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

@@ -7,6 +7,7 @@ it, so a float32 or integer array is never silently reinterpreted. Radii grids a
 Values are checked once at entry (at most one ``isfinite`` pass per input), never inside a training loop; the
 per-call model check reads metadata only.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,11 +61,14 @@ def resolve_device(device: str | torch.device) -> torch.device:
         raise ValueError(f"{allowed}, got {device!r}")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={device!r} needs a CUDA GPU, but torch.cuda.is_available() is False; "
-                             "use device='cpu' or 'auto'")
+            raise ValueError(
+                f"device={device!r} needs a CUDA GPU, but torch.cuda.is_available() is False; "
+                "use device='cpu' or 'auto'"
+            )
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(f"device={device!r} names GPU {dev.index}, but only {torch.cuda.device_count()} "
-                             "are visible")
+            raise ValueError(
+                f"device={device!r} names GPU {dev.index}, but only {torch.cuda.device_count()} are visible"
+            )
     return dev
 
 
@@ -88,8 +92,10 @@ def seed(name: str, value: object, offset: int = 0) -> int | torch.Generator:
     if isinstance(value, torch.Generator):
         return value
     if isinstance(value, bool) or not isinstance(value, Integral) or not 0 <= value <= SEED_MAX - offset:
-        raise ValueError(f"{name} must be a non-negative integer <= {SEED_MAX - offset} (2**63 - 1"
-                         f"{f' - {offset}' if offset else ''}) or a torch.Generator, got {value!r}")
+        raise ValueError(
+            f"{name} must be a non-negative integer <= {SEED_MAX - offset} (2**63 - 1"
+            f"{f' - {offset}' if offset else ''}) or a torch.Generator, got {value!r}"
+        )
     return int(value)
 
 
@@ -113,8 +119,11 @@ def _type_name(value: object) -> str:
 def is_tensor(name: str, value: object) -> torch.Tensor:
     """Return ``value`` if it is a torch.Tensor, else raise a TypeError that says how to convert it."""
     if not isinstance(value, torch.Tensor):
-        hint = "; convert it with torch.as_tensor(..., dtype=torch.float64)" if hasattr(value, "__array__") or \
-            isinstance(value, (list, tuple)) else ""
+        hint = (
+            "; convert it with torch.as_tensor(..., dtype=torch.float64)"
+            if hasattr(value, "__array__") or isinstance(value, (list, tuple))
+            else ""
+        )
         raise TypeError(f"{name} must be a torch.Tensor; got {_type_name(value)}{hint}")
     return value
 
@@ -132,11 +141,15 @@ def tensor(
     dimensions, non-empty and finite as asked; else raise naming the parameter, its shape and dtype."""
     t = is_tensor(name, value)
     if not t.dtype.is_floating_point:
-        raise TypeError(f"{name} must be a float tensor (torch.float64 or torch.float32); got {describe(t)}; "
-                        "convert it with .to(torch.float64)")
+        raise TypeError(
+            f"{name} must be a float tensor (torch.float64 or torch.float32); got {describe(t)}; "
+            "convert it with .to(torch.float64)"
+        )
     if like is not None and t.dtype != like.dtype:
-        raise TypeError(f"{name} must have the dtype of the parameters ({like.dtype}); got {describe(t)}; "
-                        f"convert it with .to({like.dtype})")
+        raise TypeError(
+            f"{name} must have the dtype of the parameters ({like.dtype}); got {describe(t)}; "
+            f"convert it with .to({like.dtype})"
+        )
     if like is not None and t.device != like.device:
         raise ValueError(f"{name} must be on the parameters' device {like.device}; got device {t.device}")
     allowed = (dims,) if isinstance(dims, int) else dims
@@ -176,16 +189,18 @@ def params(name: str, value: object, *, finite: bool = True) -> torch.Tensor:
     """Check a parameter dict (non-empty, float tensors of one dtype and device, runs first, finite as asked) and
     return its first tensor, whose dtype and device the data must share."""
     if not isinstance(value, dict) or not value:
-        raise TypeError(f"{name} must be a non-empty dict of tensors (as returned by model.init); got "
-                        f"{_type_name(value)}")
+        raise TypeError(
+            f"{name} must be a non-empty dict of tensors (as returned by model.init); got {_type_name(value)}"
+        )
     first = None
     for key, t in value.items():
         t = tensor(f"{name}[{key!r}]", t, like=first, finite=finite)
         if t.dim() == 0:
             raise ValueError(f"{name}[{key!r}] must have the run index first; got {describe(t)}")
         if first is not None and t.shape[0] != first.shape[0]:
-            raise ValueError(f"{name}[{key!r}] must hold R={first.shape[0]} runs like the other tensors; "
-                             f"got {describe(t)}")
+            raise ValueError(
+                f"{name}[{key!r}] must hold R={first.shape[0]} runs like the other tensors; got {describe(t)}"
+            )
         first = t if first is None else first
     return first
 
@@ -196,8 +211,10 @@ def model_inputs(params_: object, X: object) -> None:
     first = next(iter(params_.values()), None) if isinstance(params_, dict) else None
     if isinstance(X, torch.Tensor) and X.dtype.is_floating_point and isinstance(first, torch.Tensor) and first.dim():
         dtype, device, runs = X.dtype, X.device, first.shape[0]
-        if all(isinstance(t, torch.Tensor) and t.dtype == dtype and t.device == device and t.dim() and
-               t.shape[0] == runs for t in params_.values()):
+        if all(
+            isinstance(t, torch.Tensor) and t.dtype == dtype and t.device == device and t.dim() and t.shape[0] == runs
+            for t in params_.values()
+        ):
             return
     first = params("params", params_, finite=False)
     tensor("X", X, like=first, finite=False, nonempty=False)
@@ -218,8 +235,10 @@ def init_scale(name: str, value: object) -> float:
     """Return ``value`` as a float, or raise unless 0 < value <= INIT_SCALE_MAX (see its comment)."""
     scale = positive_real(name, value)
     if scale > INIT_SCALE_MAX:
-        raise ValueError(f"{name} must be in (0, {INIT_SCALE_MAX:g}]: larger initializations overflow the loss "
-                         f"(outputs grow as scale^2); got {value!r}")
+        raise ValueError(
+            f"{name} must be in (0, {INIT_SCALE_MAX:g}]: larger initializations overflow the loss "
+            f"(outputs grow as scale^2); got {value!r}"
+        )
     return scale
 
 
@@ -237,11 +256,14 @@ def positive_radii(name: str, value: object, n: int) -> None:
             raise ValueError(f"{name} must be a number or a float tensor of shape ({n},); got {describe(value)}")
         bad = ~(torch.isfinite(value) & (value > 0))
         if bool(bad.any()):
-            raise ValueError(f"{name} must be > 0 and finite for every point (a search range, not 'unbounded'); "
-                             f"got {int(bad.sum())} entries outside, e.g. {float(value.reshape(-1)[bad.reshape(-1)][0])!r}")
+            raise ValueError(
+                f"{name} must be > 0 and finite for every point (a search range, not 'unbounded'); "
+                f"got {int(bad.sum())} entries outside, e.g. {float(value.reshape(-1)[bad.reshape(-1)][0])!r}"
+            )
     elif isinstance(value, bool) or not isinstance(value, Real) or not 0 < float(value) < math.inf:
-        raise ValueError(f"{name} must be > 0 and finite for every point (a search range, not 'unbounded'); "
-                         f"got {value!r}")
+        raise ValueError(
+            f"{name} must be > 0 and finite for every point (a search range, not 'unbounded'); got {value!r}"
+        )
 
 
 @torch.no_grad()
@@ -255,8 +277,10 @@ def score_output(name: str, score: object, X: torch.Tensor) -> torch.Tensor:
         got = describe(out) if isinstance(out, torch.Tensor) else _type_name(out)
         raise ValueError(f"{name} must map X {tuple(X.shape)} to one value per point ({X.shape[0]},); got {got}")
     if not bool(torch.isfinite(out).all()):
-        raise ValueError(f"{name} must be finite at X (check the network's parameters); got "
-                         f"{int((~torch.isfinite(out)).sum())} non-finite values of {X.shape[0]}")
+        raise ValueError(
+            f"{name} must be finite at X (check the network's parameters); got "
+            f"{int((~torch.isfinite(out)).sum())} non-finite values of {X.shape[0]}"
+        )
     return out
 
 
@@ -267,15 +291,16 @@ def available_bytes(device: torch.device) -> int:
     return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def fits_memory(what: str, numel: int, dtype: torch.dtype = torch.float64,
-                device: str | torch.device = "cpu") -> None:
+def fits_memory(what: str, numel: int, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> None:
     """Raise before allocating when ``numel`` entries of ``dtype`` exceed the memory of ``device`` (sizes in GiB)."""
     device = torch.device(device)
     itemsize = torch.empty((), dtype=dtype).element_size()
     need, have = int(numel) * itemsize, available_bytes(device)
     if need > have:
-        raise ValueError(f"{what} needs {need / 2**30:.3g} GiB ({int(numel)} entries of {itemsize} bytes), more "
-                         f"than the {have / 2**30:.3g} GiB of memory on {device}; use smaller sizes")
+        raise ValueError(
+            f"{what} needs {need / 2**30:.3g} GiB ({int(numel)} entries of {itemsize} bytes), more "
+            f"than the {have / 2**30:.3g} GiB of memory on {device}; use smaller sizes"
+        )
 
 
 def instance(name: str, value: object, kind: type) -> object:
@@ -298,21 +323,28 @@ def initial_outputs(model: object, params_: dict, X: torch.Tensor, y: torch.Tens
     parameters' size, not the step size), warn if the initial loss e^(-q) overflows the dtype."""
     out = model.forward(params_, X)
     if not bool(torch.isfinite(out).all()):
-        raise ValueError("the initial network outputs are not finite although X and params are: the parameters are "
-                         "too large (overflow); use a smaller init scale")
+        raise ValueError(
+            "the initial network outputs are not finite although X and params are: the parameters are "
+            "too large (overflow); use a smaller init scale"
+        )
     q = y.to(out.dtype) * out
     log_loss = float((-q).amax()) - math.log(q.shape[-1])  # log of the largest run's loss, to within log n
     if log_loss > math.log(torch.finfo(q.dtype).max):
-        warnings.warn(f"the initial loss overflows {q.dtype} (log L >= {log_loss:.4g}): the recorded loss is inf and "
-                      "constant-step training diverges; use a smaller init scale", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"the initial loss overflows {q.dtype} (log L >= {log_loss:.4g}): the recorded loss is inf and "
+            "constant-step training diverges; use a smaller init scale",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
 
 FLIP_SLACK = 1e-6  # rounding of a forward pass is ~1e-16 of its terms; a fake flip misses by ~|y f(x)|
 
 
 @torch.no_grad()
-def flips(name: str, score: object, X: torch.Tensor, y: torch.Tensor, delta: torch.Tensor,
-          where: torch.Tensor | None = None) -> None:
+def flips(
+    name: str, score: object, X: torch.Tensor, y: torch.Tensor, delta: torch.Tensor, where: torch.Tensor | None = None
+) -> None:
     """Raise unless every point x_i (where ``where`` holds) is flipped at x_i + delta_i: a perturbation handed in
     as a confirmed flip must be one, or every result derived from it would be wrong. A bisected flip lies within
     rounding of the boundary, so y f(x + delta) may exceed 0 by FLIP_SLACK * |y f(x)|, never by more."""
@@ -325,8 +357,10 @@ def flips(name: str, score: object, X: torch.Tensor, y: torch.Tensor, delta: tor
     Xr, yr = X[rows], y[rows]
     bad = ~(yr * score(Xr + delta[rows]) <= FLIP_SLACK * (yr * score(Xr)).abs())
     if bool(bad.any()):
-        raise ValueError(f"{name} must flip every point it claims to (y f(x + delta) <= 0); {int(bad.sum())} of "
-                         f"{rows.numel()} are not flipped, e.g. point {int(rows[bad][0])}")
+        raise ValueError(
+            f"{name} must flip every point it claims to (y f(x + delta) <= 0); {int(bad.sum())} of "
+            f"{rows.numel()} are not flipped, e.g. point {int(rows[bad][0])}"
+        )
 
 
 def exponent(name: str, value: object) -> float:

@@ -3,6 +3,7 @@
 Frei et al.'s networks align their neurons with class sums; Min & Vidal's pReLU networks with single centres
 (their heat maps, ``cosine_table``), first turning at a tiny norm, then growing (``phases``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -54,8 +55,9 @@ def significant(net: TwoLayerNet, params: Params, *, run: int = 0, fraction: flo
     return order[keep], size[keep]
 
 
-def own_class_cosines(net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0,
-                      fraction: float = 0.1) -> Tensor:
+def own_class_cosines(
+    net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0, fraction: float = 0.1
+) -> Tensor:
     """cos(w_j, mu-bar of the class sign(v_j)) for the significant neurons (``significant``), largest
     contribution first, (m',).
 
@@ -81,8 +83,9 @@ class Alignment:
     significant: int
 
 
-def summarize(net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0,
-              fraction: float = 0.1) -> Alignment:
+def summarize(
+    net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0, fraction: float = 0.1
+) -> Alignment:
     """How single-centre-like and how class-sum-like the neurons that matter are (Min & Vidal's heat maps)."""
     keep, w = significant(net, params, run=run, fraction=check.fraction("fraction", fraction))
     if keep.numel() == 0:
@@ -90,12 +93,18 @@ def summarize(net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run:
     C = neuron_cosines(net, params, reference_directions(mixture), run=run)
     best_sum, best_centre = C[keep, :2].amax(1), C[keep, 2:].amax(1)
     mean = lambda t: float((w * t).sum() / w.sum())  # noqa: E731
-    return Alignment(centre_min=float(best_centre.min()), class_sum_min=float(best_sum.min()),
-                     centre_mean=mean(best_centre), class_sum_mean=mean(best_sum), significant=int(keep.numel()))
+    return Alignment(
+        centre_min=float(best_centre.min()),
+        class_sum_min=float(best_sum.min()),
+        centre_mean=mean(best_centre),
+        class_sum_mean=mean(best_sum),
+        significant=int(keep.numel()),
+    )
 
 
-def cosine_table(net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0,
-                 top: int = 40) -> np.ndarray:
+def cosine_table(
+    net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0, top: int = 40
+) -> np.ndarray:
     """Cosines of the ``top`` neurons of largest contribution (rows, largest first) with
     [mu-bar-plus, mu-bar-minus, mu_1, ..., mu_K] (columns): one heat map of Min & Vidal's figure, (top, K + 2)."""
     top = check.positive_int("top", top)

@@ -8,6 +8,7 @@ torch autograd, so any differentiable score works (networks, constructions, refe
 Cost: one forward and backward pass over the points per iteration. DeepFool needs a handful of iterations;
 PGD costs steps * restarts * (search + 1) passes.
 """
+
 from __future__ import annotations
 
 import math
@@ -151,7 +152,9 @@ def pgd(
     check.score_output("score", score, X)
     if start is not None:  # its radii come back where PGD finds nothing nearer: they must be real flips
         check.flips("start.delta", score, X, y, start.delta, torch.isfinite(start.radius))
-    steps, restarts, iters = (check.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters)))
+    steps, restarts, iters = (
+        check.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters))
+    )
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
         raise ValueError(f"search must be a non-negative integer, got {search!r}")
     eps_max = torch.as_tensor(eps_max, dtype=X.dtype, device=X.device).expand(X.shape[0]).clone()
@@ -161,7 +164,9 @@ def pgd(
     n = X.shape[0]
     best = start if start is not None else AttackResult(torch.full((n,), math.inf).to(X), torch.zeros_like(X))
     if best.radius.shape != (n,) or best.delta.shape != X.shape:
-        raise ValueError(f"start must hold radius ({n},) and delta {tuple(X.shape)}, got {tuple(best.radius.shape)} and {tuple(best.delta.shape)}")
+        raise ValueError(
+            f"start must hold radius ({n},) and delta {tuple(X.shape)}, got {tuple(best.radius.shape)} and {tuple(best.delta.shape)}"
+        )
     state = _Search(best.radius.clone(), best.delta.clone(), torch.zeros(n, dtype=X.dtype, device=X.device))
     run = dict(norm=norm, steps=steps, restarts=restarts, iters=iters, gen=gen)
     with torch.no_grad():
@@ -188,8 +193,20 @@ class _Search:
     lo: Tensor
 
 
-def _attempt(score: Score, X: Tensor, y: Tensor, idx: Tensor, eps: Tensor, state: _Search, *, norm: str, steps: int,
-             restarts: int, iters: int, gen: torch.Generator) -> None:
+def _attempt(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    idx: Tensor,
+    eps: Tensor,
+    state: _Search,
+    *,
+    norm: str,
+    steps: int,
+    restarts: int,
+    iters: int,
+    gen: torch.Generator,
+) -> None:
     """PGD at radius eps for points idx; record shrunk flips that improve on the best so far, raise lo elsewhere."""
     Xi, yi, prev = X[idx], y[idx], state.delta[idx]
     z0 = _project(prev * (eps / _norm(prev, norm).clamp_min(1e-300))[:, None], eps, norm)
@@ -204,8 +221,19 @@ def _attempt(score: Score, X: Tensor, y: Tensor, idx: Tensor, eps: Tensor, state
     state.lo[idx[~hit]] = torch.maximum(state.lo[idx[~hit]], eps[~hit])
 
 
-def _pgd_in_balls(score: Score, X: Tensor, y: Tensor, eps: Tensor, z0: Tensor, step: Tensor, *, norm: str, steps: int,
-                  restarts: int, gen: torch.Generator | None) -> tuple[Tensor, Tensor]:
+def _pgd_in_balls(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    eps: Tensor,
+    z0: Tensor,
+    step: Tensor,
+    *,
+    norm: str,
+    steps: int,
+    restarts: int,
+    gen: torch.Generator | None,
+) -> tuple[Tensor, Tensor]:
     """Projected steepest descent on the margin in the balls of radii eps, by ``step`` (per point) along the unit
     steepest direction, from z0 (restart 0) and from uniform points of the balls (the others, drawn from gen):
     the lowest margin seen per point over every iterate, and the perturbation that reached it."""
@@ -234,7 +262,9 @@ def _random_ball(n: int, d: int, eps: Tensor, norm: str, gen: torch.Generator) -
     return g / g.norm(dim=1, keepdim=True) * (r * eps.cpu())[:, None]
 
 
-def min_norm(score: Score, X: Tensor, y: Tensor, *, norm: str = "l2", seed: int | torch.Generator = 0, **pgd_kw) -> dict[str, AttackResult]:
+def min_norm(
+    score: Score, X: Tensor, y: Tensor, *, norm: str = "l2", seed: int | torch.Generator = 0, **pgd_kw
+) -> dict[str, AttackResult]:
     """DeepFool and PGD, each on its own, and the best of the two per point ('best').
 
     PGD's search starts at twice DeepFool's radius (its bracket only; PGD starts from 0, not from DeepFool's
@@ -250,8 +280,16 @@ def min_norm(score: Score, X: Tensor, y: Tensor, *, norm: str = "l2", seed: int 
     return {"deepfool": df, "pgd": ref, "best": best}
 
 
-def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tensor | np.ndarray, *,
-                 step: float = 0.1, iterations: int = 100, chunk: int = 20_000) -> Tensor:
+def exp_loss_pgd(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    eps: Sequence[float] | Tensor | np.ndarray,
+    *,
+    step: float = 0.1,
+    iterations: int = 100,
+    chunk: int = 20_000,
+) -> Tensor:
     """Min & Vidal's attack: l2 PGD on the exponential loss exp(-y f(x + delta)) with normalized-gradient steps.
 
     For every radius eps_g and point, delta starts at 0, moves by ``step`` along the normalized gradient of
@@ -272,8 +310,18 @@ def exp_loss_pgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | Tens
     flipped = torch.zeros(G * n, dtype=torch.bool, device=X.device)
     for start in range(0, G * n, chunk):
         sl = slice(start, start + chunk)
-        low, _ = _pgd_in_balls(score, Xs[sl], ys[sl], E[sl], torch.zeros_like(Xs[sl]), torch.full_like(E[sl], step),
-                               norm="l2", steps=iterations, restarts=1, gen=None)
+        low, _ = _pgd_in_balls(
+            score,
+            Xs[sl],
+            ys[sl],
+            E[sl],
+            torch.zeros_like(Xs[sl]),
+            torch.full_like(E[sl], step),
+            norm="l2",
+            steps=iterations,
+            restarts=1,
+            gen=None,
+        )
         flipped[sl] = low <= 0
     return flipped.view(G, n)
 
@@ -290,9 +338,20 @@ class _TwoLogits(torch.nn.Module):
         return torch.stack([-f / 2, f / 2], dim=1)  # float64: a float32 cross-entropy saturates at large margins
 
 
-def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, *, norm: str = "linf",
-         max_iter: int = 50, restarts: int = 1, bounds: tuple[float, float] | None = None, temperature: float = 1.0,
-         seed: int = 0, batch_size: int = 1000) -> Tensor:
+def apgd(
+    score: Score,
+    X: Tensor,
+    y: Tensor,
+    eps: Sequence[float] | np.ndarray,
+    *,
+    norm: str = "linf",
+    max_iter: int = 50,
+    restarts: int = 1,
+    bounds: tuple[float, float] | None = None,
+    temperature: float = 1.0,
+    seed: int = 0,
+    batch_size: int = 1000,
+) -> Tensor:
     """APGD-CE (Croce & Hein) from the Adversarial Robustness Toolbox on the two-logit wrapper of a score.
 
     For each eps > 0 of the grid: ART's ``AutoProjectedGradientDescent`` with the cross-entropy loss on the
@@ -320,8 +379,14 @@ def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, 
         raise ValueError(f"bounds must be None or (low, high) with low < high, got {bounds!r}")
     model = _TwoLogits(lambda Z: score(Z) / temperature)
     clip = None if bounds is None else (float(bounds[0]), float(bounds[1]))
-    clf = PyTorchClassifier(model=model, loss=torch.nn.CrossEntropyLoss(), input_shape=(X.shape[1],), nb_classes=2,
-                            clip_values=clip, device_type="cpu")
+    clf = PyTorchClassifier(
+        model=model,
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(X.shape[1],),
+        nb_classes=2,
+        clip_values=clip,
+        device_type="cpu",
+    )
     onehot = np.eye(2, dtype=np.float32)[(y > 0).long().cpu().numpy()]
     x32 = X.detach().cpu().numpy().astype(np.float32)
     with torch.no_grad():
@@ -332,9 +397,17 @@ def apgd(score: Score, X: Tensor, y: Tensor, eps: Sequence[float] | np.ndarray, 
             out.append(clean)
             continue
         np.random.seed(seed)
-        attack = AutoProjectedGradientDescent(clf, norm=np.inf if norm == "linf" else 2, eps=e, eps_step=2 * e,
-                                              max_iter=max_iter, nb_random_init=restarts, batch_size=batch_size,
-                                              loss_type="cross_entropy", verbose=False)
+        attack = AutoProjectedGradientDescent(
+            clf,
+            norm=np.inf if norm == "linf" else 2,
+            eps=e,
+            eps_step=2 * e,
+            max_iter=max_iter,
+            nb_random_init=restarts,
+            batch_size=batch_size,
+            loss_type="cross_entropy",
+            verbose=False,
+        )
         adv = torch.as_tensor(attack.generate(x=x32, y=onehot)).to(X)
         adv = X + _project(adv - X, torch.full((X.shape[0],), e).to(X), norm)
         if bounds is not None:

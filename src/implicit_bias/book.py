@@ -1,4 +1,5 @@
 """What chapters need beyond the science: parameter parsing and glue that also works outside the book build."""
+
 from __future__ import annotations
 
 import html

@@ -5,6 +5,7 @@ attacks, the exact solver and ``certificates.certified_radius`` all apply. The c
 are that sign certificate (one neuron of the label's sign stays on, every neuron of the other sign stays off);
 each constructor's docstring derives what it gives for that network.
 """
+
 from __future__ import annotations
 
 import math
@@ -130,8 +131,10 @@ def _check_orthonormal(mixture: ClusterMixture) -> None:
     M = mixture.means
     gram = M @ M.T
     if not torch.allclose(gram, torch.eye(mixture.k, dtype=M.dtype, device=M.device), atol=1e-9):
-        raise ValueError("mixture must have orthonormal centres (orthonormal_mixture), got centres with Gram "
-                         f"matrix off the identity by {float((gram - torch.eye(mixture.k).to(M)).abs().max()):.3g}")
+        raise ValueError(
+            "mixture must have orthonormal centres (orthonormal_mixture), got centres with Gram "
+            f"matrix off the identity by {float((gram - torch.eye(mixture.k).to(M)).abs().max()):.3g}"
+        )
 
 
 def idealized(mixture: ClusterMixture, p: float) -> tuple[TwoLayerNet, Params]:
@@ -185,8 +188,9 @@ def universal_radius_F(mixture: ClusterMixture, X: Tensor, y: Tensor) -> Tensor:
     return r.clamp_min(0)
 
 
-def idealized_radius(mixture: ClusterMixture, data: Dataset, p: float, radii: Sequence[float] | Tensor | None = None,
-                     iters: int = 40) -> Tensor:
+def idealized_radius(
+    mixture: ClusterMixture, data: Dataset, p: float, radii: Sequence[float] | Tensor | None = None, iters: int = 40
+) -> Tensor:
     """Per-point critical radius of the idealized classifier, (n,): F along the universal direction (closed
     form) for p = 1, F^(p) along the best cluster-directed path (bisection, on ``radii``, by default 0.01 to 2
     by 0.01) for p > 1."""
@@ -197,8 +201,9 @@ def idealized_radius(mixture: ClusterMixture, data: Dataset, p: float, radii: Se
     return cluster_path_radius(net_score(*idealized(mixture, p)), data, mixture, grid, iters)
 
 
-def idealized_radii(D: int, Ks: Sequence[int], alpha: float, p: float, n: int, *, seed: int = 0,
-                    dtype: torch.dtype = torch.float64) -> dict[int, dict[str, Tensor]]:
+def idealized_radii(
+    D: int, Ks: Sequence[int], alpha: float, p: float, n: int, *, seed: int = 0, dtype: torch.dtype = torch.float64
+) -> dict[int, dict[str, Tensor]]:
     """Per-point radii of F ("F") and F^(p) ("Fp") on n points of Min & Vidal's mixture, for every number of
     centres K in ``Ks`` (60% of them positive, at least one of each class), drawn from seed + 3."""
     out = {}

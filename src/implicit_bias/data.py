@@ -5,6 +5,7 @@ Everything random is drawn on the CPU from an explicit ``torch.Generator`` and t
 the same seed gives the same data on a CPU or a GPU; like every result of the book, its last bits may differ
 between CPUs or libraries (README: "What is reproducible").
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,9 @@ class Dataset:
         check.tensor("X", self.X, dims=2, finite=False)  # metadata only: values are checked where they are used
         check.is_tensor("y", self.y)
         if tuple(self.y.shape) != (self.X.shape[0],):
-            raise ValueError(f"y must have shape ({self.X.shape[0]},) (one label per point); got {check.describe(self.y)}")
+            raise ValueError(
+                f"y must have shape ({self.X.shape[0]},) (one label per point); got {check.describe(self.y)}"
+            )
 
     @property
     def n(self) -> int:
@@ -242,8 +245,14 @@ class EvenOdd:
 DATASETS = ("digits", "mnist")
 
 
-def even_odd(name: str = "digits", *, test_fraction: float = 0.3, seed: int = 0, data_home: str | None = None,
-             dtype: torch.dtype = torch.float64) -> EvenOdd:
+def even_odd(
+    name: str = "digits",
+    *,
+    test_fraction: float = 0.3,
+    seed: int = 0,
+    data_home: str | None = None,
+    dtype: torch.dtype = torch.float64,
+) -> EvenOdd:
     """Even-vs-odd digits: ``"digits"`` is scikit-learn's bundled 8x8 set (1797 images, split stratified by
     digit with ``test_fraction`` and ``seed``); ``"mnist"`` downloads MNIST (70000 28x28 images) with
     ``fetch_openml`` into ``data_home`` and keeps its standard 60000/10000 split (needs the network)."""
@@ -256,8 +265,7 @@ def even_odd(name: str = "digits", *, test_fraction: float = 0.3, seed: int = 0,
 
         raw = load_digits()
         X, digit = raw.data / 16.0, raw.target
-        X_tr, X_te, d_tr, d_te = train_test_split(X, digit, test_size=test_fraction, random_state=seed,
-                                                  stratify=digit)
+        X_tr, X_te, d_tr, d_te = train_test_split(X, digit, test_size=test_fraction, random_state=seed, stratify=digit)
     else:
         from sklearn.datasets import fetch_openml
 

@@ -13,6 +13,7 @@ anywhere inside the ball, and a value >= r is never better than r). Patterns are
 of a cheap lower bound (distance to the pattern's affine boundary, to the hyperplanes of the neurons it
 switches), and the search stops once that bound reaches the best distance found.
 """
+
 from __future__ import annotations
 
 import math
@@ -45,8 +46,9 @@ def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarra
     sign = np.where(state, -1.0, 1.0)  # active: -w^T z <= pre; inactive: w^T z <= -pre
     A = np.vstack([sign[:, None] * W, g[None]])
     b = np.concatenate([np.where(state, pre, -pre), [-fx]])
-    z, solved = qp.solve(sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b,
-                         [clarabel.NonnegativeConeT(len(b))], tol=1e-10)
+    z, solved = qp.solve(
+        sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b, [clarabel.NonnegativeConeT(len(b))], tol=1e-10
+    )
     return z if solved else None
 
 
@@ -58,8 +60,9 @@ FLIP_TOL = 1e-6
 BALL_SLACK = 1e-6
 
 
-def _patterns(G: np.ndarray, c: np.ndarray, pre: np.ndarray, slope: np.ndarray, on: np.ndarray,
-              free: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _patterns(
+    G: np.ndarray, c: np.ndarray, pre: np.ndarray, slope: np.ndarray, on: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Every activation pattern of the free neurons (2^free, free), the gradient g and value fx of y f_A on it,
     and a lower bound on its distance: to its affine boundary, and to the hyperplanes of the neurons it switches."""
     count = int(free.sum())
@@ -73,8 +76,18 @@ def _patterns(G: np.ndarray, c: np.ndarray, pre: np.ndarray, slope: np.ndarray, 
     return states, g, fx, np.maximum(plane, reach)
 
 
-def _closest_flip(W: np.ndarray, b: np.ndarray, v: np.ndarray, xn: np.ndarray, y: float, pre: np.ndarray,
-                  slope: np.ndarray, free: np.ndarray, margin: float, ball: float) -> float | None:
+def _closest_flip(
+    W: np.ndarray,
+    b: np.ndarray,
+    v: np.ndarray,
+    xn: np.ndarray,
+    y: float,
+    pre: np.ndarray,
+    slope: np.ndarray,
+    free: np.ndarray,
+    margin: float,
+    ball: float,
+) -> float | None:
     """The smallest confirmed flip distance below ``ball`` over the activation patterns of the free neurons, or
     None: QPs in increasing order of their lower bound, each minimiser checked by a forward pass."""
     on = ~free & (pre > 0)
@@ -145,12 +158,16 @@ def exact_distance(
         )
     check.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
     best = _closest_flip(W, b, v, xn, y, pre, slope, free, margin, ball)
-    if best is not None:  # confirmed, and below upper (1 + BALL_SLACK); above upper only by the QP's rounding of a flip at upper
+    if (
+        best is not None
+    ):  # confirmed, and below upper (1 + BALL_SLACK); above upper only by the QP's rounding of a flip at upper
         return min(best, upper)
     if upper == math.inf:  # every pattern was searched: no point of R^d flips
         return math.inf
-    raise ValueError(f"upper={upper!r} is not the radius of a flip: no point within it of x changes the sign of y f "
-                     "(the exact search over that ball found none); pass an attack's confirmed flip radius, or inf")
+    raise ValueError(
+        f"upper={upper!r} is not the radius of a flip: no point within it of x changes the sign of y f "
+        "(the exact search over that ball found none); pass an attack's confirmed flip radius, or inf"
+    )
 
 
 @dataclass(frozen=True)
@@ -199,7 +216,9 @@ def robustness_report(
     if exact:
         for i in range(X.shape[0]):
             try:
-                dist[i] = exact_distance(net, params, X[i], float(y[i]), float(upper["best"][i]), run=run, max_free=max_free)
+                dist[i] = exact_distance(
+                    net, params, X[i], float(y[i]), float(upper["best"][i]), run=run, max_free=max_free
+                )
             except TooManyFreeNeurons:  # this point stays NaN
                 continue
     return RobustnessReport(lower=lower, exact=dist, upper=upper)

@@ -5,6 +5,7 @@ section 5.1 (pReLU by SGD on the orthonormal mixture) and their real-data protoc
 Chapters and their sweep points call these same functions, so both compute the same numbers; sweeps reach paper
 scale through the same arguments.
 """
+
 from __future__ import annotations
 
 import math
@@ -112,8 +113,9 @@ def train_cluster_network(
     mix = cluster_mixture(d, k, sigma, means=means, seed=seed, dtype=dtype, device=device)
     train = mix.sample(n_per_cluster * k, seed=seed + 1, balanced=True)
     test = mix.sample(check.positive_int("n_test", n_test), seed=seed + 2)
-    net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
-                                  progress=progress)
+    net, result = _train_networks(
+        train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed, progress=progress
+    )
     return Trained(mixture=mix, train=train, test=test, net=net, result=result)
 
 
@@ -128,22 +130,22 @@ def _check_training(*, m: int, runs: int, steps: int, init_scale: float, seed: i
     check.resolve_device(device)
 
 
-def _train_networks(train: Dataset, m: int, *, bias: bool, runs: int, steps: int, init_scale: float, seed: int,
-                    progress: bool) -> tuple[TwoLayerNet, FlowResult]:
+def _train_networks(
+    train: Dataset, m: int, *, bias: bool, runs: int, steps: int, init_scale: float, seed: int, progress: bool
+) -> tuple[TwoLayerNet, FlowResult]:
     """``runs`` networks of width m from a small initialization, trained together by loss-normalized gradient
     flow on the training set (in its dtype and on its device), with 20 records along the way."""
     net = TwoLayerNet(d=train.d, m=m, bias=bias)
     params = net.init(runs=runs, scale=init_scale, seed=seed, dtype=train.X.dtype, device=train.X.device)
-    result = gradient_flow(net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20),
-                           progress=progress)
+    result = gradient_flow(
+        net, params, train.X, train.y, steps=steps, record_every=max(1, steps // 20), progress=progress
+    )
     return net, result
 
 
 def sqrt_d_over_k(d: int, k: int) -> float:
     """sqrt(d/k): the scale of Frei et al.'s flip radius along the universal direction."""
     return math.sqrt(d / k)
-
-
 
 
 def score_error(score: Score, data: Dataset) -> float:
@@ -158,9 +160,16 @@ def fit_exponential_decay(x: np.ndarray, error: np.ndarray) -> tuple[float, floa
     """Least-squares fit of log(error) = a - c x over the points with error > 0: returns (c, a), or None if < 2.
     x and error are numpy arrays (or sequences) of one length, finite, with error >= 0."""
     x, error = np.asarray(x, dtype=float), np.asarray(error, dtype=float)
-    if x.shape != error.shape or x.ndim != 1 or not np.all(np.isfinite(x)) or not np.all(np.isfinite(error) & (error >= 0)):
-        raise ValueError(f"x and error must be finite 1-D arrays of one length with error >= 0; got shapes {x.shape} "
-                         f"and {error.shape}")
+    if (
+        x.shape != error.shape
+        or x.ndim != 1
+        or not np.all(np.isfinite(x))
+        or not np.all(np.isfinite(error) & (error >= 0))
+    ):
+        raise ValueError(
+            f"x and error must be finite 1-D arrays of one length with error >= 0; got shapes {x.shape} "
+            f"and {error.shape}"
+        )
     keep = np.asarray(error) > 0
     if keep.sum() < 2:
         return None
@@ -223,13 +232,15 @@ def train_sphere_network(
     by loss-normalized gradient flow until (and long after) they fit the arbitrary labels."""
     _check_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
     train = sphere_data(n, d, seed=seed, dtype=dtype, device=device)
-    net, result = _train_networks(train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed,
-                                  progress=progress)
+    net, result = _train_networks(
+        train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed, progress=progress
+    )
     return SphereTrained(train=train, net=net, result=result)
 
 
-def vardi_flip_profile(trained: SphereTrained, run: int = 0, margin_tol: float | None = None, grid: int = 200,
-                       reach: float = 4.0) -> FlipProfile:
+def vardi_flip_profile(
+    trained: SphereTrained, run: int = 0, margin_tol: float | None = None, grid: int = 200, reach: float = 4.0
+) -> FlipProfile:
     """Flip radii of the training points of one run along Vardi et al.'s z-hat ∝ sum_i y_i x_i, pushed against
     each label (x -> x - y r z-hat), on ``grid`` radii up to ``reach`` * sqrt(d/n), refined by bisection (a
     FlipProfile). With ``margin_tol`` the sum runs over the margin points only (q_i <= (1 + tol) min q)."""
@@ -241,8 +252,7 @@ def vardi_flip_profile(trained: SphereTrained, run: int = 0, margin_tol: float |
     else:
         z = vardi_direction(train, trained.margins(run), margin_tol)
     radii = line_radii(reach * math.sqrt(train.d / train.n), grid, like=train.X)
-    return flip_profile(net_score(trained.net, trained.params, run), train.X, train.y, against_label(z, train.y),
-                        radii)
+    return flip_profile(net_score(trained.net, trained.params, run), train.X, train.y, against_label(z, train.y), radii)
 
 
 @dataclass
@@ -261,8 +271,17 @@ class VardiRobustness:
     robust_attacked: Tensor
 
 
-def vardi_robustness(n: int, d: int, m: int, *, steps: int = 2000, margin_tol: float = 0.05, seed: int = 0,
-                     dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> VardiRobustness:
+def vardi_robustness(
+    n: int,
+    d: int,
+    m: int,
+    *,
+    steps: int = 2000,
+    margin_tol: float = 0.05,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> VardiRobustness:
     """Train on n random-labelled sphere points (``train_sphere_network``), then measure the trained network
     and N* (``vardi_network``) on the training points: flip radii along z-hat, attacks, certificates."""
     t = train_sphere_network(n, d, m, steps=steps, seed=seed, dtype=dtype, device=device)
@@ -270,11 +289,15 @@ def vardi_robustness(n: int, d: int, m: int, *, steps: int = 2000, margin_tol: f
     robust = vardi_network(t.train)
     q = t.margins()
     return VardiRobustness(
-        trained=t, robust=robust, margin_points=int(margin_points(q, margin_tol).sum()),
-        along_z=vardi_flip_profile(t), along_z_margin=vardi_flip_profile(t, margin_tol=margin_tol),
+        trained=t,
+        robust=robust,
+        margin_points=int(margin_points(q, margin_tol).sum()),
+        along_z=vardi_flip_profile(t),
+        along_z_margin=vardi_flip_profile(t, margin_tol=margin_tol),
         attacked=min_norm(net_score(t.net, t.params), X, y, seed=seed)["best"].radius,
         certified=certified_radius(*robust, X, y),
-        robust_attacked=min_norm(net_score(*robust), X, y, seed=seed)["best"].radius)
+        robust_attacked=min_norm(net_score(*robust), X, y, seed=seed)["best"].radius,
+    )
 
 
 @dataclass
@@ -291,20 +314,35 @@ class FreiRobustness:
     error: float
 
 
-def frei_robustness(d: int, k: int, m: int, *, n_per_cluster: int = 8, steps: int = 2000, n_test: int = 2000,
-                    n_attack: int = 200, seed: int = 0, dtype: torch.dtype = torch.float64,
-                    device: str | torch.device = "cpu") -> FreiRobustness:
+def frei_robustness(
+    d: int,
+    k: int,
+    m: int,
+    *,
+    n_per_cluster: int = 8,
+    steps: int = 2000,
+    n_test: int = 2000,
+    n_attack: int = 200,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> FreiRobustness:
     """Train one network (``train_cluster_network``) and compare its universal flip radii with N*'s
     (``frei_network``) certified and attacked radii on the test points."""
-    t = train_cluster_network(d, k, m, n_per_cluster=n_per_cluster, runs=1, steps=steps, n_test=n_test, seed=seed,
-                              dtype=dtype, device=device)
+    t = train_cluster_network(
+        d, k, m, n_per_cluster=n_per_cluster, runs=1, steps=steps, n_test=n_test, seed=seed, dtype=dtype, device=device
+    )
     robust = frei_network(t.mixture)
     X, y = t.test.X, t.test.y
     n_attack = check.positive_int("n_attack", n_attack)
     return FreiRobustness(
-        trained=t, robust=robust, universal=universal_flip_profile(t), certified=certified_radius(*robust, X, y),
+        trained=t,
+        robust=robust,
+        universal=universal_flip_profile(t),
+        certified=certified_radius(*robust, X, y),
         attacked=min_norm(net_score(*robust), X[:n_attack], y[:n_attack], seed=seed),
-        error=score_error(net_score(*robust), t.test))
+        error=score_error(net_score(*robust), t.test),
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -354,8 +392,20 @@ def _concat(histories: list[History], lr: float) -> History:
     return History(**merged)
 
 
-def _synthetic_draws(net: TwoLayerNet, alphas: list[float], repeats: int, *, K: int, K1: int, n: int, n_test: int,
-                     init_scale: float, seed: int, dtype: torch.dtype, device: str | torch.device) -> tuple[dict, Params]:
+def _synthetic_draws(
+    net: TwoLayerNet,
+    alphas: list[float],
+    repeats: int,
+    *,
+    K: int,
+    K1: int,
+    n: int,
+    n_test: int,
+    init_scale: float,
+    seed: int,
+    dtype: torch.dtype,
+    device: str | torch.device,
+) -> tuple[dict, Params]:
     """The mixtures, data sets, alphas and repeats of every (alpha, repeat) run as ``SyntheticRun`` fields, and the
     initial parameters: repeat j draws its data from seed + 1000 j and its initialization from seed + j."""
     mixtures, train, test, alpha, rep, inits = [], [], [], [], [], []
@@ -416,13 +466,35 @@ def train_synthetic(
     repeats, stops = check.positive_int("repeats", repeats), _snapshot_stops(snapshot_epochs, epochs)
     n, n_test = check.positive_int("n", n), check.positive_int("n_test", n_test)
     net = polynomial_net(D, width, p, bias=False)
-    draws, params = _synthetic_draws(net, alphas, repeats, K=K, K1=K1, n=n, n_test=n_test, init_scale=init_scale,
-                                     seed=seed, dtype=dtype, device=device)
+    draws, params = _synthetic_draws(
+        net,
+        alphas,
+        repeats,
+        K=K,
+        K1=K1,
+        n=n,
+        n_test=n_test,
+        init_scale=init_scale,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+    )
     X, y = torch.stack([t.X for t in draws["train"]]), torch.stack([t.y for t in draws["train"]])
     snapshots, histories, done = [(0, params)], [], 0
     for i, stop in enumerate(stops):
-        res = sgd(net, params, X, y, loss="exp", lr=lr, batch_size=batch_size, epochs=stop - done,
-                  seed=seed + 7919 * i, record_every=max(1, (stop - done) // 10), progress=progress)
+        res = sgd(
+            net,
+            params,
+            X,
+            y,
+            loss="exp",
+            lr=lr,
+            batch_size=batch_size,
+            epochs=stop - done,
+            seed=seed + 7919 * i,
+            record_every=max(1, (stop - done) // 10),
+            progress=progress,
+        )
         params, done = res.params, stop
         histories.append(res.history)
         snapshots.append((stop, params))
@@ -435,8 +507,9 @@ def sup_distance_to_idealized(run: SyntheticRun, r: int = 0, *, samples: int = 1
     device = run.params["W"].device
     f = run.score(r)
     F = net_score(*idealized(run.mixtures[r], run.p))
-    return sup_distance(lambda U: f(U.to(device)).cpu(), lambda U: F(U.to(device)).cpu(), run.net.d,
-                        samples=samples, seed=seed)
+    return sup_distance(
+        lambda U: f(U.to(device)).cpu(), lambda U: F(U.to(device)).cpu(), run.net.d, samples=samples, seed=seed
+    )
 
 
 @dataclass
@@ -457,21 +530,41 @@ class SyntheticReport:
     snapshots: dict[int, np.ndarray]
 
 
-def synthetic_report(run: SyntheticRun, *, n_attack: int, eps: Sequence[float] | np.ndarray,
-                     pgd_iterations: int = 100, pgd_step: float = 0.1, seed: int = 0) -> SyntheticReport:
+def synthetic_report(
+    run: SyntheticRun,
+    *,
+    n_attack: int,
+    eps: Sequence[float] | np.ndarray,
+    pgd_iterations: int = 100,
+    pgd_step: float = 0.1,
+    seed: int = 0,
+) -> SyntheticReport:
     """Measure a trained ``SyntheticRun``: the minima over runs of train and test accuracy, every run's
     sup-distance to the idealized classifier, and, on run 0, the neurons (contributions, cosines, alignment,
     phases) and the robust-accuracy curves of its first ``n_attack`` test points under every attack."""
     mix = run.mixtures[0]
     sup = np.array([sup_distance_to_idealized(run, r, seed=seed).relative for r in range(len(run.alpha))])
-    curves = robust_curves(run.score(0), subset(run.test[0], n_attack), mix, eps, pgd_iterations=pgd_iterations,
-                           pgd_step=pgd_step, seed=seed)
+    curves = robust_curves(
+        run.score(0),
+        subset(run.test[0], n_attack),
+        mix,
+        eps,
+        pgd_iterations=pgd_iterations,
+        pgd_step=pgd_step,
+        seed=seed,
+    )
     return SyntheticReport(
-        run=run, train_acc=float(run.train_accuracy().min()), test_acc=float(run.test_accuracy().min()),
-        sup=sup.reshape(-1, int(run.repeat.max()) + 1), contrib=contributions(run.net, run.params)[0].cpu().numpy(),
-        cosines=cosine_table(run.net, run.params, mix), alignment=summarize(run.net, run.params, mix), curves=curves,
+        run=run,
+        train_acc=float(run.train_accuracy().min()),
+        test_acc=float(run.test_accuracy().min()),
+        sup=sup.reshape(-1, int(run.repeat.max()) + 1),
+        contrib=contributions(run.net, run.params)[0].cpu().numpy(),
+        cosines=cosine_table(run.net, run.params, mix),
+        alignment=summarize(run.net, run.params, mix),
+        curves=curves,
         phases=phases(run.net, run.snapshots, mix),
-        snapshots={e: cosine_table(run.net, prm, mix) for e, prm in run.snapshots})
+        snapshots={e: cosine_table(run.net, prm, mix) for e, prm in run.snapshots},
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -530,9 +623,13 @@ class AdamResult:
 def _adam_record(score: CentredScore, data: EvenOdd, epoch: int) -> dict[str, float]:
     """One record of ``train_even_odd``: epoch, training loss, train and test accuracy, stable rank."""
     q = data.y_train * score(data.X_train)
-    return {"epoch": epoch, "loss": float(torch.nn.functional.softplus(-q).mean()),
-            "train_acc": 1 - float(error_rate(q)), "test_acc": 1 - float(error_rate(data.y_test * score(data.X_test))),
-            "stable_rank": stable_rank(score.features(data.X_train))}
+    return {
+        "epoch": epoch,
+        "loss": float(torch.nn.functional.softplus(-q).mean()),
+        "train_acc": 1 - float(error_rate(q)),
+        "test_acc": 1 - float(error_rate(data.y_test * score(data.X_test))),
+        "stable_rank": stable_rank(score.features(data.X_train)),
+    }
 
 
 def train_even_odd(
@@ -586,10 +683,20 @@ class DigitsReport:
     l2: RobustCurves
 
 
-def digits_report(p: float, data: EvenOdd, *, linf_eps: Sequence[float], l2_eps: Sequence[float],
-                  apgd_iterations: int = 50, seed: int = 0, **train_kw) -> DigitsReport:
+def digits_report(
+    p: float,
+    data: EvenOdd,
+    *,
+    linf_eps: Sequence[float],
+    l2_eps: Sequence[float],
+    apgd_iterations: int = 50,
+    seed: int = 0,
+    **train_kw,
+) -> DigitsReport:
     """Train ``train_even_odd(p, data, **train_kw)`` and attack its test points in both norms (``digits_curves``)."""
     fit = train_even_odd(p, data, seed=seed, **train_kw)
-    curves = {norm: digits_curves(fit.score, data.X_test, data.y_test, eps, norm=norm, max_iter=apgd_iterations,
-                                  seed=seed) for norm, eps in (("linf", linf_eps), ("l2", l2_eps))}
+    curves = {
+        norm: digits_curves(fit.score, data.X_test, data.y_test, eps, norm=norm, max_iter=apgd_iterations, seed=seed)
+        for norm, eps in (("linf", linf_eps), ("l2", l2_eps))
+    }
     return DigitsReport(fit=fit, **curves)

@@ -10,6 +10,7 @@ as a fast mode for exploration (``benchmarks/`` reports its speed-up; ``tests/te
 it with their checks holding). The loop updates three parameter-sized buffers in place (parameters, gradient,
 and the parameters at the last finiteness check; the normalized schedule has a candidate pair instead).
 """
+
 from __future__ import annotations
 
 import math
@@ -196,7 +197,9 @@ def _merge(old: _State, new: _State, accept: Tensor) -> _State:
     return _State(**merged)
 
 
-def _record(rec: _Recorder, model: Model, st: _State, step: int, log_time: Tensor, loss: str, step_size: Tensor) -> None:
+def _record(
+    rec: _Recorder, model: Model, st: _State, step: int, log_time: Tensor, loss: str, step_size: Tensor
+) -> None:
     norm = st.norm
     min_q = st.q.min(-1).values
     rec.add(
@@ -281,12 +284,28 @@ def gradient_flow(
         raise FlowDivergence(0, lr, params)
     evaluate = partial(_evaluate, model, X=X, y=y, loss=loss)
     flow = _Constant(evaluate, lr, st) if schedule == "constant" else _Normalized(model, evaluate, lr, max_rel_step, st)
-    return _loop(flow, st, model, steps, record_every, _stop_rule(tol_kkt, tol_margin), snapshots,
-                 tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False))
+    return _loop(
+        flow,
+        st,
+        model,
+        steps,
+        record_every,
+        _stop_rule(tol_kkt, tol_margin),
+        snapshots,
+        tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False),
+    )
 
 
-def _loop(flow: _Constant | _Normalized, st: _State, model: Model, steps: int, record_every: int,
-          done: Callable[[_Recorder], bool], snapshots: bool, bar: tqdm) -> FlowResult:
+def _loop(
+    flow: _Constant | _Normalized,
+    st: _State,
+    model: Model,
+    steps: int,
+    record_every: int,
+    done: Callable[[_Recorder], bool],
+    snapshots: bool,
+    bar: tqdm,
+) -> FlowResult:
     """The training loop: steps, finiteness checks, records, the stopping rule and the progress bar."""
     rec = _Recorder()
     _record(rec, model, st, 0, flow.log_time(0), st.loss, flow.eta)
@@ -303,8 +322,10 @@ def _loop(flow: _Constant | _Normalized, st: _State, model: Model, steps: int, r
                 if snapshots:
                     kept.append(_copy(st.params))
                 bar.update(step - bar.n)
-                bar.set_postfix(log_loss=f"{rec.rows['log_loss'][-1].max():.3g}",
-                                margin=f"{rec.rows['normalized_margin'][-1].min():.4g}")
+                bar.set_postfix(
+                    log_loss=f"{rec.rows['log_loss'][-1].max():.3g}",
+                    margin=f"{rec.rows['normalized_margin'][-1].min():.4g}",
+                )
                 if done(rec):
                     converged = True
                     break
@@ -400,8 +421,9 @@ class _Normalized:
         fitted = st.q.min(-1).values > 0
         keeps_margin = ~fitted | (cand.smoothed >= st.smoothed * (1 - 1e-12))
         accept = (cand.log_loss < st.log_loss) & keeps_margin & cand.finite()
-        self._log_time = torch.where(accept, torch.logaddexp(self._log_time, step_size.log() - st.log_loss),
-                                     self._log_time)
+        self._log_time = torch.where(
+            accept, torch.logaddexp(self._log_time, step_size.log() - st.log_loss), self._log_time
+        )
         self.eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
         if not bool(accept.any()):
             return st

@@ -5,6 +5,7 @@ multipliers for the stationarity condition theta = sum_i lambda_i y_i grad f(x_i
 residual (stationarity) and the weighted slack (complementary slackness). At ReLU kinks the subgradient is any
 s in [0, 1]; the kink-aware variant lets s range over [0, 1] for pre-activations within a tolerance tau.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -53,7 +54,9 @@ def alignment_proxy(model: Model, params: Params, X: Tensor, y: Tensor, loss: st
     return alignment_gap(params, grad_log)
 
 
-def _kink_columns(model: TwoLayerNet, params: Params, X: Tensor, y: Tensor, tau: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _kink_columns(
+    model: TwoLayerNet, params: Params, X: Tensor, y: Tensor, tau: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each (i, j) with |z_ij| <= tau: point index, the column y_i v_j (x_i, 1) in theta's layout, and s used."""
     Z = model.preactivations(params, X)[0]  # (n, m)
     pts, neurons = torch.nonzero(Z.abs() <= tau, as_tuple=True)
@@ -94,7 +97,9 @@ def _multipliers(M: np.ndarray, owner: np.ndarray, target: np.ndarray, slack: np
     else:
         cons = _sign_constraints(n, owner)
         P = sp.csc_matrix(np.triu(M.T @ M) / scale)
-        x = _solve(P, -(M.T @ target) / scale, cons, np.zeros(cons.shape[0]), [clarabel.NonnegativeConeT(cons.shape[0])])
+        x = _solve(
+            P, -(M.T @ target) / scale, cons, np.zeros(cons.shape[0]), [clarabel.NonnegativeConeT(cons.shape[0])]
+        )
     radius = np.linalg.norm(target - M @ x) * (1 + 1e-6) + 1e-9 * np.sqrt(scale)
     # ||target - Mx||^2 = ||Q'target - Rx||^2 + ||target_perp||^2 with M = QR: a cone of n + k dimensions, not P.
     Q, Rm = np.linalg.qr(M)

@@ -3,6 +3,7 @@
 Everything the engine needs is a function of log L and of the dual weights a_i = -d log L / d q_i >= 0,
 which stay finite in float64 at margins in the thousands, long after e^(-q) underflows.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,9 @@ def check_loss(loss: str) -> str:
 def check_margins(q: Tensor) -> Tensor:
     """Raise if the margins q hold NaN (inf is a valid limit: L = 0 or L = inf)."""
     if bool(torch.isnan(q).any()):
-        raise ValueError(f"q must hold margins without NaN; got {check.describe(q)} with {int(torch.isnan(q).sum())} NaN")
+        raise ValueError(
+            f"q must hold margins without NaN; got {check.describe(q)} with {int(torch.isnan(q).sum())} NaN"
+        )
     return q
 
 

@@ -5,6 +5,7 @@ of tensors so that the flow can treat them generically; a fixed second layer is 
 the dict. Gradients are written out by hand: with inputs shared by all runs, the forward pass and the
 first-layer gradient are each one matrix product over the R*m neurons of all runs together.
 """
+
 from __future__ import annotations
 
 import math
@@ -83,7 +84,9 @@ def sq_norm(params: Params) -> Tensor:
     return sum(run_sum(t.pow(2)) for t in params.values())
 
 
-def alignment_gap(params: Params, grad_log: Params, norm: Tensor | None = None, grad_norm: Tensor | None = None) -> Tensor:
+def alignment_gap(
+    params: Params, grad_log: Params, norm: Tensor | None = None, grad_norm: Tensor | None = None
+) -> Tensor:
     """1 - cos(theta, -grad log L) per run, (R,), with thread-invariant sums: zero exactly when the descent
     direction points along theta. Norms already at hand can be passed in."""
     norm = sq_norm(params).sqrt() if norm is None else norm
@@ -136,7 +139,9 @@ class TwoLayerNet:
         scale = check.init_scale("scale", scale)
         dtype, device = check.float_dtype(dtype), check.resolve_device(device)
         check.seed("seed", seed, offset=runs - 1)
-        check.fits_memory(f"init(runs={runs}) of width m={self.m} in d={self.d}", 2 * runs * self.m * (self.d + 2), dtype, device)
+        check.fits_memory(
+            f"init(runs={runs}) of width m={self.m} in d={self.d}", 2 * runs * self.m * (self.d + 2), dtype, device
+        )
         shapes = {"W": (self.m, self.d)}
         if self.bias:
             shapes["b"] = (self.m,)
@@ -332,7 +337,12 @@ class LinearModel:
         runs = check.positive_int("runs", runs)
         scale = check.init_scale("scale", scale)
         check.seed("seed", seed, offset=runs - 1)
-        check.fits_memory(f"init(runs={runs}) in d={self.d}", 2 * runs * self.d, check.float_dtype(dtype), check.resolve_device(device))
+        check.fits_memory(
+            f"init(runs={runs}) in d={self.d}",
+            2 * runs * self.d,
+            check.float_dtype(dtype),
+            check.resolve_device(device),
+        )
         draws = [torch.randn(self.d, generator=g, dtype=torch.float64) for g in _run_seeds(seed, runs)]
         return {"w": (scale * torch.stack(draws)).to(check.resolve_device(device), check.float_dtype(dtype))}
 

@@ -10,6 +10,7 @@ first r on the radius grid where its margin is <= 0, refined by bisection within
 bound on the distance to the decision boundary, confirmed by the sign flip, and the first crossing along
 the ray up to the grid's resolution.
 """
+
 from __future__ import annotations
 
 import math
@@ -184,8 +185,10 @@ def check_radii(radii: Tensor | Sequence[float], name: str = "radii", *, allow_z
     grid = torch.as_tensor(radii, dtype=torch.float64).cpu()
     low_ok = bool(torch.all(grid >= 0)) if allow_zero else bool(torch.all(grid > 0))
     if grid.dim() != 1 or grid.numel() == 0 or not bool(torch.all(torch.isfinite(grid))) or not low_ok:
-        raise ValueError(f"{name} must be a non-empty 1-D grid of finite radii {'>= 0' if allow_zero else '> 0'}, "
-                         f"got {grid.tolist()}")
+        raise ValueError(
+            f"{name} must be a non-empty 1-D grid of finite radii {'>= 0' if allow_zero else '> 0'}, "
+            f"got {grid.tolist()}"
+        )
     if not bool(torch.all(grid[1:] > grid[:-1])):
         raise ValueError(f"{name} must be strictly increasing, got {grid.tolist()}")
     return grid
@@ -219,7 +222,9 @@ def _bisect(line: _ReluLine | _ScoreLine, y: Tensor, lo: Tensor, hi: Tensor, ite
 
 
 @torch.no_grad()
-def flip_radius(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40) -> Tensor:
+def flip_radius(
+    score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40
+) -> Tensor:
     """Per-point flip radius along the field U (n, d): first grid radius with margin <= 0, refined by bisection;
     0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
     check_points(X, y)
@@ -282,15 +287,19 @@ def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
     """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
     check.tensor("radius", radius, finite=False, nonempty=False)
     if bool((torch.isnan(radius) | (radius < 0)).any()):
-        raise ValueError(f"radius must hold radii >= 0 (inf for no flip), without NaN; got {check.describe(radius)} "
-                         f"with {int(torch.isnan(radius).sum())} NaN and {int((radius < 0).sum())} negative")
+        raise ValueError(
+            f"radius must hold radii >= 0 (inf for no flip), without NaN; got {check.describe(radius)} "
+            f"with {int(torch.isnan(radius).sum())} NaN and {int((radius < 0).sum())} negative"
+        )
     if radius.dim() != 1 or radius.numel() == 0:
         raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
     grid = check_radii(radii).to(radius)
     return FlipProfile(radius=radius, radii=grid, fraction=(radius[None] <= grid[:, None]).to(radius).mean(1))
 
 
-def flip_profile(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40) -> FlipProfile:
+def flip_profile(
+    score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float], iters: int = 40
+) -> FlipProfile:
     """``flip_radius`` along U and its flip-fraction curve over the same grid."""
     return profile(flip_radius(score, X, y, U, radii, iters), radii)
 
@@ -348,7 +357,9 @@ def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
     if cluster.dim() != 1 or cluster.numel() == 0:
         raise ValueError(f"cluster must be a non-empty 1-D tensor of cluster indices, got shape {tuple(cluster.shape)}")
     if cluster.min() < 0 or cluster.max() >= mixture.k:
-        raise ValueError(f"cluster indices must lie in [0, {mixture.k}), got [{int(cluster.min())}, {int(cluster.max())}]")
+        raise ValueError(
+            f"cluster indices must lie in [0, {mixture.k}), got [{int(cluster.min())}, {int(cluster.max())}]"
+        )
     mean = mixture.means[cluster]
     return -mean / mean.norm(dim=1, keepdim=True)
 

@@ -1,4 +1,5 @@
 """Figures shared by the chapters: each function draws one kind of panel and returns its axes."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -74,10 +75,17 @@ def margins_over_time(history: History, ax: Axes | None = None) -> Axes:
     fitted = history.min_margin > 0
     for r in range(history.loss.shape[1]):
         keep = fitted[:, r]
-        line, = ax.plot(x[keep, r], history.normalized_margin[keep, r], lw=1.5,
-                        label=r"normalized $\bar\gamma$" if r == 0 else None)
-        ax.plot(x[keep, r], history.smoothed_margin[keep, r], "--", color=line.get_color(), lw=1,
-                label=r"smoothed $\tilde\gamma$" if r == 0 else None)
+        (line,) = ax.plot(
+            x[keep, r], history.normalized_margin[keep, r], lw=1.5, label=r"normalized $\bar\gamma$" if r == 0 else None
+        )
+        ax.plot(
+            x[keep, r],
+            history.smoothed_margin[keep, r],
+            "--",
+            color=line.get_color(),
+            lw=1,
+            label=r"smoothed $\tilde\gamma$" if r == 0 else None,
+        )
     ax.set_xlabel(r"$\log_{10}$ gradient-flow time $t$")
     ax.set_ylabel("margin / $\\|\\theta\\|^L$")
     _legend(ax, title="one colour per run")
@@ -122,8 +130,9 @@ def schedules_over_time(histories: dict[str, History], run: int = 0, ax: Axes | 
     return ax
 
 
-def cluster_projection(X: np.ndarray, y: np.ndarray, directions: np.ndarray, labels: Sequence[str],
-                       ax: Axes | None = None) -> Axes:
+def cluster_projection(
+    X: np.ndarray, y: np.ndarray, directions: np.ndarray, labels: Sequence[str], ax: Axes | None = None
+) -> Axes:
     """Points projected on two unit directions (e.g. two cluster means), coloured by label."""
     ax = _axes(ax, (4.2, 4.0))
     P = X @ directions.T
@@ -147,8 +156,9 @@ def gram_heatmap(G: np.ndarray, title: str, ax: Axes | None = None) -> Axes:
     return ax
 
 
-def radius_histogram(values: np.ndarray, references: dict[str, float], xlabel: str, ax: Axes | None = None,
-                     label: str | None = None) -> Axes:
+def radius_histogram(
+    values: np.ndarray, references: dict[str, float], xlabel: str, ax: Axes | None = None, label: str | None = None
+) -> Axes:
     """Histogram of per-point radii with the theory's reference radii as labelled vertical lines."""
     ax = _axes(ax, (6.4, 3.2))
     ax.hist(values, bins=40, color="0.6", label=label)
@@ -161,8 +171,15 @@ def radius_histogram(values: np.ndarray, references: dict[str, float], xlabel: s
     return ax
 
 
-def error_curve(x: np.ndarray, errors: np.ndarray, trials: int, label: str, ax: Axes | None = None,
-                marker: str = "o", floor: float = 1e-4) -> Axes:
+def error_curve(
+    x: np.ndarray,
+    errors: np.ndarray,
+    trials: int,
+    label: str,
+    ax: Axes | None = None,
+    marker: str = "o",
+    floor: float = 1e-4,
+) -> Axes:
     """Test error against a parameter with 95% Wilson intervals over ``trials`` test predictions; zero errors
     are drawn as open markers at ``floor`` so that a log axis can show them."""
     from .experiments import wilson_interval
@@ -170,8 +187,15 @@ def error_curve(x: np.ndarray, errors: np.ndarray, trials: int, label: str, ax: 
     ax = _axes(ax)
     lo, hi = wilson_interval(np.round(errors * trials), trials)
     shown = np.maximum(errors, floor)
-    line = ax.errorbar(x, shown, yerr=[np.maximum(shown - lo, 0), np.maximum(hi - shown, 0)], fmt=marker + "-",
-                       ms=4, capsize=2, label=label)
+    line = ax.errorbar(
+        x,
+        shown,
+        yerr=[np.maximum(shown - lo, 0), np.maximum(hi - shown, 0)],
+        fmt=marker + "-",
+        ms=4,
+        capsize=2,
+        label=label,
+    )
     zero = errors == 0
     ax.plot(np.asarray(x)[zero], shown[zero], marker, ms=8, mfc="white", color=line[0].get_color())
     ax.set_yscale("log")
@@ -180,8 +204,9 @@ def error_curve(x: np.ndarray, errors: np.ndarray, trials: int, label: str, ax: 
     return ax
 
 
-def power_law(table, x: str, y: str, law, theory_exponent: float, xlabel: str, ylabel: str,
-              ax: Axes | None = None) -> Axes:
+def power_law(
+    table, x: str, y: str, law, theory_exponent: float, xlabel: str, ylabel: str, ax: Axes | None = None
+) -> Axes:
     """Measured points (one per run) on log-log axes, the fitted power law with its exponent interval, and the
     theory's exponent drawn through the same geometric mean for comparison."""
     ax = _axes(ax)
@@ -196,9 +221,14 @@ def power_law(table, x: str, y: str, law, theory_exponent: float, xlabel: str, y
     return ax
 
 
-def robust_accuracy_curves(eps: np.ndarray, curves: dict[str, np.ndarray], references: dict[str, float] | None = None,
-                           ax: Axes | None = None, styles: dict[str, dict] | None = None,
-                           xlabel: str = r"$\ell_2$ radius $\varepsilon$") -> Axes:
+def robust_accuracy_curves(
+    eps: np.ndarray,
+    curves: dict[str, np.ndarray],
+    references: dict[str, float] | None = None,
+    ax: Axes | None = None,
+    styles: dict[str, dict] | None = None,
+    xlabel: str = r"$\ell_2$ radius $\varepsilon$",
+) -> Axes:
     """Robust accuracy (fraction of points no attack flips within eps) against eps, one line per curve, with the
     theory's radii as labelled vertical lines; ``styles`` maps a curve's label to matplotlib keywords."""
     ax = _axes(ax)
@@ -213,8 +243,9 @@ def robust_accuracy_curves(eps: np.ndarray, curves: dict[str, np.ndarray], refer
     return ax
 
 
-def cosine_heatmap(C: np.ndarray, columns: Sequence[str], title: str, ax: Axes | None = None,
-                   colorbar: bool = True) -> Axes:
+def cosine_heatmap(
+    C: np.ndarray, columns: Sequence[str], title: str, ax: Axes | None = None, colorbar: bool = True
+) -> Axes:
     """Cosines of neurons (rows, e.g. sorted by contribution) with reference directions (columns), on [-1, 1]."""
     ax = _axes(ax, (3.4, 4.0))
     im = ax.imshow(C, vmin=-1, vmax=1, cmap="RdBu_r", aspect="auto", interpolation="nearest")
@@ -239,9 +270,16 @@ def contribution_profile(contributions: dict[str, np.ndarray], ax: Axes | None =
     return ax
 
 
-def labelled_series(x: np.ndarray | dict[str, np.ndarray], ys: dict[str, np.ndarray], xlabel: str, ylabel: str,
-                    ax: Axes | None = None, logy: bool = False, marker: str = "o",
-                    references: dict[str, float] | None = None) -> Axes:
+def labelled_series(
+    x: np.ndarray | dict[str, np.ndarray],
+    ys: dict[str, np.ndarray],
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None = None,
+    logy: bool = False,
+    marker: str = "o",
+    references: dict[str, float] | None = None,
+) -> Axes:
     """One line per label against a shared x (or an x per label); a (T, R) value draws its mean with the
     range over the R columns as error bars. ``references`` adds the theory's values as labelled horizontal lines."""
     ax = _axes(ax)
@@ -282,9 +320,15 @@ def benchmark_panels(rows: list[dict], axes: Sequence[Axes]) -> Sequence[Axes]:
     return axes
 
 
-def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xlabel: str, ax: Axes | None = None,
-                ylabel: str = "fraction of points flipped", styles: dict[str, dict] | None = None,
-                legend_outside: bool = False) -> Axes:
+def radius_cdfs(
+    series: dict[str, np.ndarray],
+    references: dict[str, float],
+    xlabel: str,
+    ax: Axes | None = None,
+    ylabel: str = "fraction of points flipped",
+    styles: dict[str, dict] | None = None,
+    legend_outside: bool = False,
+) -> Axes:
     """Empirical distribution functions of per-point radii (one step curve per label; inf, never flipped, stays
     out of the curve but counts in the denominator), with the theory's radii as labelled vertical lines; the
     legend goes right of the axes with ``legend_outside``."""
@@ -293,8 +337,13 @@ def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xla
         values = np.sort(np.asarray(values, dtype=float))
         finite = values[np.isfinite(values)]
         frac = np.arange(1, len(finite) + 1) / len(values)
-        ax.step(np.concatenate([[0.0], finite]), np.concatenate([[0.0], frac]), where="post",
-                **({"lw": 1.5} | (styles or {}).get(label, {})), label=label)
+        ax.step(
+            np.concatenate([[0.0], finite]),
+            np.concatenate([[0.0], frac]),
+            where="post",
+            **({"lw": 1.5} | (styles or {}).get(label, {})),
+            label=label,
+        )
     for i, (name, x) in enumerate(references.items()):
         ax.axvline(x, color="k", linestyle=["--", ":", "-.", (0, (5, 1, 1, 1))][i % 4], lw=1, label=name)
     ax.set_xlim(left=0)
@@ -305,16 +354,18 @@ def radius_cdfs(series: dict[str, np.ndarray], references: dict[str, float], xla
     return ax
 
 
-def distance_brackets(exact: np.ndarray, others: dict[str, np.ndarray], xlabel: str, ylabel: str,
-                      ax: Axes | None = None) -> Axes:
+def distance_brackets(
+    exact: np.ndarray, others: dict[str, np.ndarray], xlabel: str, ylabel: str, ax: Axes | None = None
+) -> Axes:
     """Each measurement of a point's distance (certificate, attacks, structured directions) against its exact
     distance, with the diagonal: above it an upper bound, below it a lower bound."""
     ax = _axes(ax, (4.6, 4.0))
     exact = np.asarray(exact, dtype=float)
     markers = ["v", "o", "s", "^", "D", "x"]
     for i, (label, values) in enumerate(others.items()):
-        ax.plot(exact, np.asarray(values, dtype=float), markers[i % len(markers)], ms=4, alpha=0.7, mfc="none",
-                label=label)
+        ax.plot(
+            exact, np.asarray(values, dtype=float), markers[i % len(markers)], ms=4, alpha=0.7, mfc="none", label=label
+        )
     top = np.nanmax([np.nanmax(exact)] + [np.nanmax(np.where(np.isfinite(v), v, np.nan)) for v in others.values()])
     ax.plot([0, 1.05 * top], [0, 1.05 * top], "k-", lw=0.8, label="exact (diagonal)")
     ax.set_xlim(0, 1.05 * top)
@@ -325,19 +376,27 @@ def distance_brackets(exact: np.ndarray, others: dict[str, np.ndarray], xlabel: 
     return ax
 
 
-def margin_paths(radii: np.ndarray, curves: dict[str, np.ndarray], xlabel: str, ax: Axes | None = None,
-                 ylabel: str = r"margin $y f(x + rU)$ / $y f(x)$", references: dict[str, float] | None = None) -> Axes:
+def margin_paths(
+    radii: np.ndarray,
+    curves: dict[str, np.ndarray],
+    xlabel: str,
+    ax: Axes | None = None,
+    ylabel: str = r"margin $y f(x + rU)$ / $y f(x)$",
+    references: dict[str, float] | None = None,
+) -> Axes:
     """Relative margins along perturbation paths: for each label a (G, n) array of y f(x + r U) over radii,
     divided by each point's margin at r = 0, drawn as the median with the interquartile band; 0 is the flip.
     ``references`` adds the theory's radii as labelled vertical lines."""
     ax = _axes(ax)
     radii = np.asarray(radii, dtype=float)
     if radii.ndim != 1 or radii.size == 0 or radii[0] != 0:
-        raise ValueError(f"radii must be a 1-D grid starting at 0 (the margins are divided by their value there), got {radii[:3]}")
+        raise ValueError(
+            f"radii must be a 1-D grid starting at 0 (the margins are divided by their value there), got {radii[:3]}"
+        )
     for label, margins in curves.items():
         rel = np.asarray(margins, dtype=float) / np.asarray(margins, dtype=float)[:1]
         lo, mid, hi = np.quantile(rel, [0.25, 0.5, 0.75], axis=1)
-        line, = ax.plot(radii, mid, lw=1.5, label=label)
+        (line,) = ax.plot(radii, mid, lw=1.5, label=label)
         ax.fill_between(radii, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.axhline(0, color="k", lw=0.8)
     for i, (name, x) in enumerate((references or {}).items()):
@@ -348,8 +407,16 @@ def margin_paths(radii: np.ndarray, curves: dict[str, np.ndarray], xlabel: str, 
     return ax
 
 
-def measured_vs_theory(x: np.ndarray, measured: dict[str, np.ndarray], theory, theory_label: str, xlabel: str,
-                       ylabel: str, ax: Axes | None = None, log: bool = False) -> Axes:
+def measured_vs_theory(
+    x: np.ndarray,
+    measured: dict[str, np.ndarray],
+    theory,
+    theory_label: str,
+    xlabel: str,
+    ylabel: str,
+    ax: Axes | None = None,
+    log: bool = False,
+) -> Axes:
     """Measured values (markers, one series per label) against a parameter, with the theory's prediction
     ``theory(x)`` drawn as a smooth dashed line over the same range; log-log axes with ``log``."""
     ax = _axes(ax)

@@ -1,4 +1,5 @@
 """Scaling laws from sweep tables: power-law fits with bootstrap confidence intervals over seeds."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,8 +33,9 @@ def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(slope), float(np.exp(intercept))
 
 
-def fit_power_law(table: pd.DataFrame, x: str, y: str, *, group: str = "seed", boot: int = 2000, level: float = 0.95,
-                  seed: int = 0) -> PowerLaw:
+def fit_power_law(
+    table: pd.DataFrame, x: str, y: str, *, group: str = "seed", boot: int = 2000, level: float = 0.95, seed: int = 0
+) -> PowerLaw:
     """Least-squares fit of log y on log x; the interval resamples whole seeds (with replacement), so that
     the runs of one seed, which share data and initialization, stay together."""
     for col in (x, y, group):

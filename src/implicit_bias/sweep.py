@@ -21,6 +21,7 @@ says ``ok`` and runs the rest. A worker that dies in the middle of a point loses
 the point again elsewhere, or the point is recorded as failed with the cause and the next run finishes it.
 One sweep at a time may write into an output folder (a file lock); a second one is refused.
 """
+
 from __future__ import annotations
 
 import ast
@@ -50,8 +51,10 @@ MAX_POINTS = 100_000  # a larger grid is a mistake or a job for several specs; r
 MAX_FILES_BYTES = 64 * 2**20  # the files sent with every point; larger data belongs installed on the workers
 PROVENANCE_KEYS = ("package_version", "git_commit", "torch_version", "device")
 TABLE_KEYS = ("id", "status", "error", "wall_time_s", *PROVENANCE_KEYS)
-MISSING_FILE_HINT = ("a point runs in a temporary folder on its worker: list the files it reads under 'files:' "
-                     "in the spec, or install them on the workers")
+MISSING_FILE_HINT = (
+    "a point runs in a temporary folder on its worker: list the files it reads under 'files:' "
+    "in the spec, or install them on the workers"
+)
 
 
 class SpecError(ValueError):
@@ -231,8 +234,9 @@ def load_spec(path: str | Path) -> Spec:
         raise fail(f"a spec must be a mapping with keys {sorted(SPEC_KEYS)}, got {type(raw).__name__}")
     unknown = set(raw) - SPEC_KEYS
     if unknown:
-        raise fail(f"unknown spec key(s) {sorted(map(str, unknown))}; allowed: {sorted(SPEC_KEYS)}",
-                   min(map(str, unknown)))
+        raise fail(
+            f"unknown spec key(s) {sorted(map(str, unknown))}; allowed: {sorted(SPEC_KEYS)}", min(map(str, unknown))
+        )
     for key in ("notebook", "grid"):
         if key not in raw:
             raise fail(f"spec needs the key {key!r}")
@@ -272,23 +276,26 @@ def _check_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callabl
             seen.add(_canonical(value))
     both = sorted(set(map(str, grid)) & set(map(str, fixed)))
     if both:
-        raise fail(f"parameter {both[0]!r} is both fixed (under parameters) and swept (under grid): keep one",
-                   "grid", both[0])
+        raise fail(
+            f"parameter {both[0]!r} is both fixed (under parameters) and swept (under grid): keep one", "grid", both[0]
+        )
     size = math.prod(len(v) for v in grid.values())
     if size > MAX_POINTS:
         shape = " x ".join(f"{len(v)} {k}" for k, v in grid.items())
         raise fail(f"the grid has {size} points ({shape}), more than the {MAX_POINTS} a sweep runs: split it", "grid")
 
 
-def _check_values(grid: dict[str, list[Any]], fixed: dict[str, Any], defaults: dict[str, Any],
-                  fail: Callable[..., SpecError]) -> None:
+def _check_values(
+    grid: dict[str, list[Any]], fixed: dict[str, Any], defaults: dict[str, Any], fail: Callable[..., SpecError]
+) -> None:
     """Every name one of the notebook's parameters, every value of its default's type."""
     allowed = sorted(k for k in defaults if k != METRICS_PARAMETER)
     for section, names in (("grid", list(grid)), ("parameters", list(fixed))):
         for name in names:
             if name not in defaults or name == METRICS_PARAMETER:
-                raise fail(f"unknown parameter {name!r}: the notebook's parameters cell defines {allowed}",
-                           section, str(name))
+                raise fail(
+                    f"unknown parameter {name!r}: the notebook's parameters cell defines {allowed}", section, str(name)
+                )
     for name, values in grid.items():
         for value in values:
             if (why := _check_type(name, value, defaults[name])) is not None:
@@ -310,8 +317,11 @@ def _spec_files(entries: Any, path: Path, fail: Callable[..., SpecError]) -> tup
             raise fail(f"file {entry!r} listed under files does not exist (looked for {file})", "files")
     total = sum(f.stat().st_size for f in _expand(files))
     if total > MAX_FILES_BYTES:
-        raise fail(f"the files listed under files hold {total} bytes, more than the {MAX_FILES_BYTES} sent with "
-                   "every point: install large data on the workers instead", "files")
+        raise fail(
+            f"the files listed under files hold {total} bytes, more than the {MAX_FILES_BYTES} sent with "
+            "every point: install large data on the workers instead",
+            "files",
+        )
     return files
 
 
@@ -345,16 +355,24 @@ def point_task(spec: Spec) -> PointTask:
 
     files = _expand(spec.files)
     root = Path(os.path.commonpath([spec.notebook.parent, *spec.files])) if spec.files else spec.notebook.parent
-    return PointTask(name=spec.notebook.name, notebook=nbformat.writes(_read_notebook(spec.notebook)),
-                     files={str(f.relative_to(root)): f.read_bytes() for f in files},
-                     cwd=str(spec.notebook.parent.relative_to(root)), git_commit=_git_commit(spec.notebook.parent))
+    return PointTask(
+        name=spec.notebook.name,
+        notebook=nbformat.writes(_read_notebook(spec.notebook)),
+        files={str(f.relative_to(root)): f.read_bytes() for f in files},
+        cwd=str(spec.notebook.parent.relative_to(root)),
+        git_commit=_git_commit(spec.notebook.parent),
+    )
 
 
 def _git_commit(folder: Path) -> str | None:
     """The commit checked out at ``folder``, or None outside a git checkout."""
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True,
-                              timeout=10, check=False).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -366,8 +384,11 @@ def _worker_provenance() -> dict[str, Any]:
 
     from . import __version__
 
-    return {"package_version": __version__, "torch_version": torch.__version__,
-            "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"}
+    return {
+        "package_version": __version__,
+        "torch_version": torch.__version__,
+        "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    }
 
 
 def _worker_threads() -> int:
@@ -412,13 +433,20 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
         metrics_file = io / "metrics.json"  # private to this run: no other run of this point can touch it
         try:
             papermill.execute_notebook(
-                str(io / "in.ipynb"), str(io / "out.ipynb"), parameters={**point, METRICS_PARAMETER: str(metrics_file)},
-                cwd=str(tree / task.cwd), kernel_name="python3", progress_bar=False, log_output=False,
+                str(io / "in.ipynb"),
+                str(io / "out.ipynb"),
+                parameters={**point, METRICS_PARAMETER: str(metrics_file)},
+                cwd=str(tree / task.cwd),
+                kernel_name="python3",
+                progress_bar=False,
+                log_output=False,
                 start_timeout=300,  # a loaded or cold worker (CUDA torch imports) can take over a minute
             )
             if not metrics_file.exists():
-                raise RuntimeError(f"{task.name} ran to its end but never called "
-                                   f"record_metrics({METRICS_PARAMETER}, ...): the point has no result")
+                raise RuntimeError(
+                    f"{task.name} ran to its end but never called "
+                    f"record_metrics({METRICS_PARAMETER}, ...): the point has no result"
+                )
             record["metrics"] = json.loads(metrics_file.read_text())
             record["status"], record["error"] = "ok", None
         except Exception as err:  # noqa: BLE001 - any failure of a point is data for its record
@@ -434,8 +462,18 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
 def lost_point(point: dict[str, Any], cause: BaseException) -> PointResult:
     """The failed record of a point whose worker did not return (it died, or the cluster gave up on it)."""
     error = f"the worker running this point did not return: {type(cause).__name__}: {cause}"
-    return PointResult(record={"id": point_id(point), "parameters": point, **dict.fromkeys(PROVENANCE_KEYS),
-                               "metrics": {}, "status": "failed", "error": error, "wall_time_s": None}, executed=None)
+    return PointResult(
+        record={
+            "id": point_id(point),
+            "parameters": point,
+            **dict.fromkeys(PROVENANCE_KEYS),
+            "metrics": {},
+            "status": "failed",
+            "error": error,
+            "wall_time_s": None,
+        },
+        executed=None,
+    )
 
 
 def save_point(output: Path, result: PointResult) -> None:
@@ -465,8 +503,12 @@ def done_ids(spec: Spec) -> set[str]:
         except (OSError, ValueError):
             continue  # not a record this package wrote: the point runs again
         params = r.get("parameters") if isinstance(r, dict) else None
-        if r.get("status") == "ok" and isinstance(params, dict) and rec.stem == point_id(params) \
-                and spec.contains(params):
+        if (
+            r.get("status") == "ok"
+            and isinstance(params, dict)
+            and rec.stem == point_id(params)
+            and spec.contains(params)
+        ):
             done.add(rec.stem)
     return done
 
@@ -488,15 +530,20 @@ def _lock(output: Path):
         lock = FileLock(str(output / "runs" / ".sweep.lock"), timeout=0)
         lock.acquire()
     except Timeout as err:
-        raise OutputError(f"output folder {output} is in use by another sweep (lock {err.lock_file}): wait for it "
-                          "to finish, or give this spec another output") from err
+        raise OutputError(
+            f"output folder {output} is in use by another sweep (lock {err.lock_file}): wait for it "
+            "to finish, or give this spec another output"
+        ) from err
     except OSError as err:
-        raise OutputError(f"output folder {output} cannot be written: {err.strerror or err} "
-                          f"({err.filename or output})") from err
+        raise OutputError(
+            f"output folder {output} cannot be written: {err.strerror or err} ({err.filename or output})"
+        ) from err
     return lock
 
 
-def run_sweep(spec: Spec, *, workers: int | None = None, scheduler: str | None = None, progress: bool = True) -> SweepSummary:
+def run_sweep(
+    spec: Spec, *, workers: int | None = None, scheduler: str | None = None, progress: bool = True
+) -> SweepSummary:
     """Run every pending point in parallel (process pool, or a Dask cluster at ``scheduler``), then aggregate."""
     workers = workers or os.cpu_count() or 1
     if workers < 1:

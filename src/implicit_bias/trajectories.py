@@ -1,4 +1,5 @@
 """Comparing trajectories recorded on different time grids."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +7,9 @@ import numpy as np
 from .flow import History
 
 
-def matched_gap(reference: History, other: History, field: str = "normalized_margin", run: int = 0,
-                since: float = 0.0) -> float:
+def matched_gap(
+    reference: History, other: History, field: str = "normalized_margin", run: int = 0, since: float = 0.0
+) -> float:
     """Largest gap of one recorded field between two paths at equal gradient-flow times, relative to its range.
 
     Relative to the largest |value| of ``reference`` on the compared records, so that a margin crossing zero
