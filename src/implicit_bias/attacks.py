@@ -338,6 +338,37 @@ class _TwoLogits(torch.nn.Module):
         return torch.stack([-f / 2, f / 2], dim=1)  # float64: a float32 cross-entropy saturates at large margins
 
 
+def _art_classifier(score: Score, temperature: float, d: int, clip: tuple[float, float] | None):
+    """ART's PyTorchClassifier around the two logits of score / temperature (inputs (n, d), on the CPU)."""
+    from art.estimators.classification import PyTorchClassifier
+
+    return PyTorchClassifier(
+        model=_TwoLogits(lambda Z: score(Z) / temperature),
+        loss=torch.nn.CrossEntropyLoss(),
+        input_shape=(d,),
+        nb_classes=2,
+        clip_values=clip,
+        device_type="cpu",
+    )
+
+
+def _art_apgd(clf, norm: str, eps: float, *, max_iter: int, restarts: int, batch_size: int):
+    """ART's APGD-CE at one radius (step 2 eps, as in Croce & Hein's schedule), silent."""
+    from art.attacks.evasion import AutoProjectedGradientDescent
+
+    return AutoProjectedGradientDescent(
+        clf,
+        norm=np.inf if norm == "linf" else 2,
+        eps=eps,
+        eps_step=2 * eps,
+        max_iter=max_iter,
+        nb_random_init=restarts,
+        batch_size=batch_size,
+        loss_type="cross_entropy",
+        verbose=False,
+    )
+
+
 def apgd(
     score: Score,
     X: Tensor,
@@ -365,9 +396,6 @@ def apgd(
     adds to the l2 norm when it normalizes the gradient, so l2 APGD-CE stalls on confidently classified points
     and over-reports robustness at large radii; a temperature > 1 (or the book's margin-based attacks) fixes it.
     """
-    from art.attacks.evasion import AutoProjectedGradientDescent
-    from art.estimators.classification import PyTorchClassifier
-
     check_points(X, y)
     check.score_output("score", score, X)
     grid = check_radii(eps, "eps", allow_zero=True)
@@ -377,16 +405,8 @@ def apgd(
     batch_size = check.positive_int("batch_size", batch_size)
     if bounds is not None and not (len(bounds) == 2 and bounds[0] < bounds[1]):
         raise ValueError(f"bounds must be None or (low, high) with low < high, got {bounds!r}")
-    model = _TwoLogits(lambda Z: score(Z) / temperature)
     clip = None if bounds is None else (float(bounds[0]), float(bounds[1]))
-    clf = PyTorchClassifier(
-        model=model,
-        loss=torch.nn.CrossEntropyLoss(),
-        input_shape=(X.shape[1],),
-        nb_classes=2,
-        clip_values=clip,
-        device_type="cpu",
-    )
+    clf = _art_classifier(score, temperature, X.shape[1], clip)
     onehot = np.eye(2, dtype=np.float32)[(y > 0).long().cpu().numpy()]
     x32 = X.detach().cpu().numpy().astype(np.float32)
     with torch.no_grad():
@@ -397,17 +417,7 @@ def apgd(
             out.append(clean)
             continue
         np.random.seed(seed)
-        attack = AutoProjectedGradientDescent(
-            clf,
-            norm=np.inf if norm == "linf" else 2,
-            eps=e,
-            eps_step=2 * e,
-            max_iter=max_iter,
-            nb_random_init=restarts,
-            batch_size=batch_size,
-            loss_type="cross_entropy",
-            verbose=False,
-        )
+        attack = _art_apgd(clf, norm, e, max_iter=max_iter, restarts=restarts, batch_size=batch_size)
         adv = torch.as_tensor(attack.generate(x=x32, y=onehot)).to(X)
         adv = X + _project(adv - X, torch.full((X.shape[0],), e).to(X), norm)
         if bounds is not None:

@@ -480,6 +480,26 @@ def train_synthetic(
         device=device,
     )
     X, y = torch.stack([t.X for t in draws["train"]]), torch.stack([t.y for t in draws["train"]])
+    params, histories, snapshots = _sgd_in_chunks(
+        net, params, X, y, stops, lr=lr, batch_size=batch_size, seed=seed, progress=progress
+    )
+    return SyntheticRun(p=net.p, net=net, **draws, params=params, history=_concat(histories, lr), snapshots=snapshots)
+
+
+def _sgd_in_chunks(
+    net: TwoLayerNet,
+    params: Params,
+    X: Tensor,
+    y: Tensor,
+    stops: list[int],
+    *,
+    lr: float,
+    batch_size: int,
+    seed: int,
+    progress: bool,
+) -> tuple[Params, list[History], list[tuple[int, Params]]]:
+    """Plain SGD on the exponential loss up to each epoch of ``stops`` in turn (each chunk reshuffles with its own
+    seed): the final parameters, each chunk's history, and the parameters at epoch 0 and at every stop."""
     snapshots, histories, done = [(0, params)], [], 0
     for i, stop in enumerate(stops):
         res = sgd(
@@ -498,7 +518,7 @@ def train_synthetic(
         params, done = res.params, stop
         histories.append(res.history)
         snapshots.append((stop, params))
-    return SyntheticRun(p=net.p, net=net, **draws, params=params, history=_concat(histories, lr), snapshots=snapshots)
+    return params, histories, snapshots
 
 
 def sup_distance_to_idealized(run: SyntheticRun, r: int = 0, *, samples: int = 10_000, seed: int = 0) -> SupDistance:
