@@ -376,3 +376,40 @@ def fraction(name: str, value: object, interval: str = "(0, 1]") -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not inside[interval](float(value)):
         raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
     return float(value)
+
+
+def points(X: torch.Tensor, y: torch.Tensor, d: int | None = None) -> None:
+    """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
+    tensor("X", X, nonempty=False)  # a finite float tensor (numpy arrays are refused); shape checked below
+    if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
+        want = "(n, d)" if d is None else f"(n, {d})"
+        raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
+    labels("y", y, X.shape[0])
+
+
+def radii(values: object, name: str = "radii", *, allow_zero: bool = False) -> torch.Tensor:
+    """A non-empty, strictly increasing 1-D grid of finite radii (> 0, or >= 0 with ``allow_zero``), as float64
+    on the CPU; the error names the parameter."""
+    grid = torch.as_tensor(values, dtype=torch.float64).cpu()
+    low_ok = bool(torch.all(grid >= 0)) if allow_zero else bool(torch.all(grid > 0))
+    if grid.dim() != 1 or grid.numel() == 0 or not bool(torch.all(torch.isfinite(grid))) or not low_ok:
+        raise ValueError(
+            f"{name} must be a non-empty 1-D grid of finite radii {'>= 0' if allow_zero else '> 0'}, "
+            f"got {grid.tolist()}"
+        )
+    if not bool(torch.all(grid[1:] > grid[:-1])):
+        raise ValueError(f"{name} must be strictly increasing, got {grid.tolist()}")
+    return grid
+
+
+def field(X: torch.Tensor, U: torch.Tensor) -> None:
+    """Raise unless the direction field U has one direction per point of X."""
+    if U.shape != X.shape:
+        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
+
+
+def margins(q: torch.Tensor) -> torch.Tensor:
+    """Raise if the margins q hold NaN (inf is a valid limit: L = 0 or L = inf)."""
+    if bool(torch.isnan(q).any()):
+        raise ValueError(f"q must hold margins without NaN; got {describe(q)} with {int(torch.isnan(q).sum())} NaN")
+    return q

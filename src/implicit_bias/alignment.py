@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from .data import ClusterMixture
 from .network import Params, TwoLayerNet
 from .perturbations import select_run
@@ -20,15 +20,15 @@ from .perturbations import select_run
 
 def reference_directions(mixture: ClusterMixture) -> Tensor:
     """Rows [mu-bar-plus, mu-bar-minus, mu_1, ..., mu_k] (k + 2, d): Min & Vidal's heat-map columns, Frei's class sums."""
-    check.instance("mixture", mixture, ClusterMixture)
+    validate.instance("mixture", mixture, ClusterMixture)
     return torch.cat([mixture.class_sum(1)[None], mixture.class_sum(-1)[None], mixture.means])
 
 
 def neuron_cosines(net: TwoLayerNet, params: Params, refs: Tensor, *, run: int = 0) -> Tensor:
     """cos(w_j, refs[r]) for every neuron j and reference r, (m, r); 0 for a zero neuron. Tensors only (numpy is refused)."""
-    check.instance("net", net, TwoLayerNet)
-    check.params("params", params)
-    check.tensor("refs", refs, like=next(iter(params.values())), nonempty=False)
+    validate.instance("net", net, TwoLayerNet)
+    validate.params("params", params)
+    validate.tensor("refs", refs, like=next(iter(params.values())), nonempty=False)
     if refs.dim() != 2 or refs.shape[1] != net.d or refs.shape[0] == 0:
         raise ValueError(f"refs must have shape (r, {net.d}) with r >= 1, got {tuple(refs.shape)}")
     W = select_run(params, run)["W"][0]
@@ -38,8 +38,8 @@ def neuron_cosines(net: TwoLayerNet, params: Params, refs: Tensor, *, run: int =
 
 def contributions(net: TwoLayerNet, params: Params, *, run: int = 0) -> tuple[Tensor, Tensor]:
     """Neuron contributions |v_j| ||w_j|| sorted in decreasing order, and the neuron index of each, (m,) and (m,)."""
-    check.instance("net", net, TwoLayerNet)
-    check.params("params", params)
+    validate.instance("net", net, TwoLayerNet)
+    validate.params("params", params)
     one = select_run(params, run)
     size = net.outer(one)[0].abs() * one["W"][0].norm(dim=1)
     return size.sort(descending=True)
@@ -49,7 +49,7 @@ def significant(net: TwoLayerNet, params: Params, *, run: int = 0, fraction: flo
     """The neurons that matter, largest contribution first, and their contributions, (m',) each: those whose
     contribution |v_j| ||w_j|| is at least ``fraction`` times the largest (none if every neuron is zero). The
     others barely move the output, and their direction is whatever initialization left."""
-    fraction = check.fraction("fraction", fraction, "[0, 1]")
+    fraction = validate.fraction("fraction", fraction, "[0, 1]")
     size, order = contributions(net, params, run=run)
     keep = size >= fraction * size[0] if size[0] > 0 else torch.zeros_like(size, dtype=torch.bool)
     return order[keep], size[keep]
@@ -64,7 +64,7 @@ def own_class_cosines(
     A neuron with v_j > 0 votes for the positive class, so its "own" class sum is mu-bar-plus (mu-bar-minus for
     v_j < 0).
     """
-    check.instance("mixture", mixture, ClusterMixture)
+    validate.instance("mixture", mixture, ClusterMixture)
     keep, _ = significant(net, params, run=run, fraction=fraction)
     v = net.outer(select_run(params, run))[0]
     cos = neuron_cosines(net, params, reference_directions(mixture)[:2], run=run)
@@ -87,7 +87,7 @@ def summarize(
     net: TwoLayerNet, params: Params, mixture: ClusterMixture, *, run: int = 0, fraction: float = 0.1
 ) -> Alignment:
     """How single-centre-like and how class-sum-like the neurons that matter are (Min & Vidal's heat maps)."""
-    keep, w = significant(net, params, run=run, fraction=check.fraction("fraction", fraction))
+    keep, w = significant(net, params, run=run, fraction=validate.fraction("fraction", fraction))
     if keep.numel() == 0:
         raise ValueError("params must hold at least one non-zero neuron, got a network whose neurons are all zero")
     C = neuron_cosines(net, params, reference_directions(mixture), run=run)
@@ -107,7 +107,7 @@ def cosine_table(
 ) -> np.ndarray:
     """Cosines of the ``top`` neurons of largest contribution (rows, largest first) with
     [mu-bar-plus, mu-bar-minus, mu_1, ..., mu_K] (columns): one heat map of Min & Vidal's figure, (top, K + 2)."""
-    top = check.positive_int("top", top)
+    top = validate.positive_int("top", top)
     C = neuron_cosines(net, params, reference_directions(mixture), run=run)
     order = contributions(net, params, run=run)[1][:top]
     return C[order].cpu().numpy()
@@ -131,7 +131,7 @@ class Phases:
     def milestones(self, kind: str = "centre") -> list[int]:
         """Snapshot indices: the start, the first with weighted cosine >= 0.5 and >= 0.95 (of ``kind``:
         "centre" or "class_sum"), and the end; without repeats."""
-        values = getattr(self, check.choice("kind", kind, ("centre", "class_sum")))
+        values = getattr(self, validate.choice("kind", kind, ("centre", "class_sum")))
         picks = [0, *(int(np.argmax(values >= t)) for t in (0.5, 0.95) if np.any(values >= t)), len(values) - 1]
         return sorted(set(picks))
 

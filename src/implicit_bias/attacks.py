@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import _validate as check
-from .perturbations import Score, bisect, check_points, check_radii
+from . import _validate as validate
+from .perturbations import Score, bisect
 
 NORMS = ("l2", "linf")
 
@@ -99,11 +99,11 @@ def deepfool(
 ) -> AttackResult:
     """DeepFool for one logit: step to the boundary of the margin's linearization until the sign flips (with a
     small overshoot), then bisect along the perturbation found."""
-    check_points(X, y)
-    check.choice("norm", norm, NORMS)
-    steps, iters = check.positive_int("steps", steps), check.positive_int("iters", iters)
-    overshoot = check.nonneg_real("overshoot", overshoot)
-    check.score_output("score", score, X)  # a NaN score would read as 'never flipped'
+    validate.points(X, y)
+    validate.choice("norm", norm, NORMS)
+    steps, iters = validate.positive_int("steps", steps), validate.positive_int("iters", iters)
+    overshoot = validate.nonneg_real("overshoot", overshoot)
+    validate.score_output("score", score, X)  # a NaN score would read as 'never flipped'
     z = torch.zeros_like(X)
     with torch.no_grad():
         found = y * score(X) <= 0
@@ -146,21 +146,21 @@ def pgd(
     bisected norm. Restart 0 starts from the best flip so far rescaled to the ball (or from 0); the others from
     uniform points of the ball, drawn from ``seed``.
     """
-    check_points(X, y)
-    check.choice("norm", norm, NORMS)
-    check.positive_radii("eps_max", eps_max, X.shape[0])  # inf would report 'cannot flip' without a search
-    check.score_output("score", score, X)
+    validate.points(X, y)
+    validate.choice("norm", norm, NORMS)
+    validate.positive_radii("eps_max", eps_max, X.shape[0])  # inf would report 'cannot flip' without a search
+    validate.score_output("score", score, X)
     if start is not None:  # its radii come back where PGD finds nothing nearer: they must be real flips
-        check.flips("start.delta", score, X, y, start.delta, torch.isfinite(start.radius))
+        validate.flips("start.delta", score, X, y, start.delta, torch.isfinite(start.radius))
     steps, restarts, iters = (
-        check.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters))
+        validate.positive_int(k, v) for k, v in (("steps", steps), ("restarts", restarts), ("iters", iters))
     )
     if isinstance(search, bool) or not isinstance(search, int) or search < 0:
         raise ValueError(f"search must be a non-negative integer, got {search!r}")
     eps_max = torch.as_tensor(eps_max, dtype=X.dtype, device=X.device).expand(X.shape[0]).clone()
     if not torch.all(eps_max > 0):
         raise ValueError(f"eps_max must be > 0 for every point, got min {float(eps_max.min())}")
-    gen = check.generator(seed)
+    gen = validate.generator(seed)
     n = X.shape[0]
     best = start if start is not None else AttackResult(torch.full((n,), math.inf).to(X), torch.zeros_like(X))
     if best.radius.shape != (n,) or best.delta.shape != X.shape:
@@ -299,12 +299,12 @@ def exp_loss_pgd(
     looking at the last iterate only). Returns flipped, (G, n) bool. All radii run as one batch of G n
     points, in chunks of at most ``chunk`` points.
     """
-    check_points(X, y)
-    check.score_output("score", score, X)
-    grid = check_radii(eps, "eps", allow_zero=True).to(X)
-    step = check.positive_real("step", step)
-    iterations = check.positive_int("iterations", iterations)
-    chunk = check.positive_int("chunk", chunk)
+    validate.points(X, y)
+    validate.score_output("score", score, X)
+    grid = validate.radii(eps, "eps", allow_zero=True).to(X)
+    step = validate.positive_real("step", step)
+    iterations = validate.positive_int("iterations", iterations)
+    chunk = validate.positive_int("chunk", chunk)
     G, n = grid.numel(), X.shape[0]
     Xs, ys, E = X.repeat(G, 1), y.repeat(G), grid.repeat_interleave(n)
     flipped = torch.zeros(G * n, dtype=torch.bool, device=X.device)
@@ -396,13 +396,13 @@ def apgd(
     adds to the l2 norm when it normalizes the gradient, so l2 APGD-CE stalls on confidently classified points
     and over-reports robustness at large radii; a temperature > 1 (or the book's margin-based attacks) fixes it.
     """
-    check_points(X, y)
-    check.score_output("score", score, X)
-    grid = check_radii(eps, "eps", allow_zero=True)
-    check.choice("norm", norm, NORMS)
-    max_iter, restarts = check.positive_int("max_iter", max_iter), check.positive_int("restarts", restarts)
-    temperature = check.positive_real("temperature", temperature)
-    batch_size = check.positive_int("batch_size", batch_size)
+    validate.points(X, y)
+    validate.score_output("score", score, X)
+    grid = validate.radii(eps, "eps", allow_zero=True)
+    validate.choice("norm", norm, NORMS)
+    max_iter, restarts = validate.positive_int("max_iter", max_iter), validate.positive_int("restarts", restarts)
+    temperature = validate.positive_real("temperature", temperature)
+    batch_size = validate.positive_int("batch_size", batch_size)
     if bounds is not None and not (len(bounds) == 2 and bounds[0] < bounds[1]):
         raise ValueError(f"bounds must be None or (low, high) with low < high, got {bounds!r}")
     clip = None if bounds is None else (float(bounds[0]), float(bounds[1]))

@@ -11,16 +11,16 @@ import math
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from .network import Params, TwoLayerNet
-from .perturbations import check_points, net_score, select_run
+from .perturbations import net_score, select_run
 
 
 def relu_layers(net: TwoLayerNet, params: Params, run: int) -> tuple[Tensor, Tensor, Tensor]:
     """W (m, d), b (m,), v (m,) of one run of a ReLU network (refuses pReLU: its regions are not affine)."""
     if not isinstance(net, TwoLayerNet) or net.p != 1:
         raise ValueError(f"net must be a ReLU TwoLayerNet (p = 1), got {net!r}")
-    check.params("params", params)
+    validate.params("params", params)
     one = select_run(params, run)
     W = one["W"][0]
     b = one["b"][0] if net.bias else torch.zeros(net.m, dtype=W.dtype, device=W.device)
@@ -30,7 +30,7 @@ def relu_layers(net: TwoLayerNet, params: Params, run: int) -> tuple[Tensor, Ten
 def lipschitz_bound(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, run: int = 0) -> Tensor:
     """Certified radius max(y f(x), 0) / sum_j |v_j| ||w_j||: f is Lipschitz with that constant, (n,)."""
     W, _, v = relu_layers(net, params, run)
-    check_points(X, y, net.d)
+    validate.points(X, y, net.d)
     lip = (v.abs() * W.norm(dim=1)).sum()
     with torch.no_grad():
         margin = y * net_score(net, params, run)(X)
@@ -45,8 +45,8 @@ def certified_radius(net: TwoLayerNet, params: Params, X: Tensor, y: Tensor, *, 
 
     Tight for the robust constructions (one active neuron per point); valid for ReLU and pReLU alike.
     """
-    check_points(X, y, net.d)
-    check.params("params", params)
+    validate.points(X, y, net.d)
+    validate.params("params", params)
     one = select_run(params, run)
     a = net.preactivations(one, X)[0]  # (n, m)
     slope = one["W"][0].norm(dim=1)

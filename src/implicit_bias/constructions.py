@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from .data import ClusterMixture, Dataset, orthonormal_mixture
 from .network import Params, TwoLayerNet, polynomial_net
-from .perturbations import Score, check_points, cluster_path_radius, line_radii, net_score
+from .perturbations import Score, cluster_path_radius, line_radii, net_score
 
 SQRT2_HALF = math.sqrt(2) / 2  # F^(p)'s optimal radius at a noiseless centre: half the distance between centres
 
@@ -42,8 +42,8 @@ def frei_network(mixture: ClusterMixture) -> tuple[TwoLayerNet, Params]:
     r(x) is at least the paper-form (1/sqrt(d)) min{a_q, min_{l != q} (-a_l)}: same-label clusters may switch on
     without harm. Near a centre r ~ sqrt(d)/2 - O(sigma sqrt(log k)).
     """
-    check.instance("mixture", mixture, ClusterMixture)
-    check.tensor("mixture.means", mixture.means)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.tensor("mixture.means", mixture.means)
     d = mixture.d
     return _net(mixture.means, torch.full((mixture.k,), -d / 2).to(mixture.means), mixture.labels)
 
@@ -56,17 +56,17 @@ def vardi_network(train: Dataset) -> tuple[TwoLayerNet, Params]:
     At a training point a_q = 1 and a_i = -1 + (2/d) <x_i, x_q> = -1 + O(sqrt(log n / d)) (near orthogonality),
     so r(x_q) ~ sqrt(d)/2 (1 - O(sqrt(log n / d))); off the training points all a_i < 0 and r = 0.
     """
-    check.instance("train", train, Dataset)
-    check.tensor("train.X", train.X)
-    check.labels("train.y", train.y)
+    validate.instance("train", train, Dataset)
+    validate.tensor("train.X", train.X)
+    validate.labels("train.y", train.y)
     d = train.d
     return _net((2 / d) * train.X, -torch.ones(train.n).to(train.X), train.y)
 
 
 def min_vidal_F(mixture: ClusterMixture) -> tuple[TwoLayerNet, Params]:
     """Min & Vidal's F(x) = sigma(<x, mu-bar-plus>) - sigma(<x, mu-bar-minus>): width 2, no bias (non-robust)."""
-    check.instance("mixture", mixture, ClusterMixture)
-    check.tensor("mixture.means", mixture.means)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.tensor("mixture.means", mixture.means)
     W = torch.stack([mixture.class_sum(1), mixture.class_sum(-1)])
     return _net(W, None, torch.tensor([1.0, -1.0]).to(W))
 
@@ -76,17 +76,17 @@ def min_vidal_Fp(mixture: ClusterMixture, p: float) -> tuple[TwoLayerNet, Params
 
     The pReLU neuron divides by ||w||^(p-1); v_k = y_k ||mu_k||^(p-1) undoes it (1 for orthonormal centres).
     """
-    p = check.exponent("p", p)
-    check.instance("mixture", mixture, ClusterMixture)
-    check.tensor("mixture.means", mixture.means)
+    p = validate.exponent("p", p)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.tensor("mixture.means", mixture.means)
     W = mixture.means
     return _net(W, None, mixture.labels * W.norm(dim=1).pow(p - 1), p=p)
 
 
 def nearest_mean(mixture: ClusterMixture) -> Score:
     """The nearest-mean classifier (optimal reference) as a score: (min_{y_l=-1} ||x-mu_l||^2 - min_{y_l=+1} ||x-mu_l||^2) / 2."""
-    check.instance("mixture", mixture, ClusterMixture)
-    check.tensor("mixture.means", mixture.means)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.tensor("mixture.means", mixture.means)
     pos, neg = mixture.means[mixture.labels > 0], mixture.means[mixture.labels < 0]
     return lambda X: (torch.cdist(X, neg).pow(2).amin(1) - torch.cdist(X, pos).pow(2).amin(1)) / 2
 
@@ -112,12 +112,12 @@ def sup_distance(f: Score, F: Score, d: int, *, samples: int = 10_000, seed: int
     Points are drawn uniformly on the sphere; c = <f, F> / <f, f> over them (least squares, F ~ c f). Our
     normalization: ``relative`` divides by sup |F| on the same points, so trained networks of any scale compare.
     """
-    d, samples = check.positive_int("d", d), check.positive_int("samples", samples)
+    d, samples = validate.positive_int("d", d), validate.positive_int("samples", samples)
     for name, score in (("f", f), ("F", F)):
         if not callable(score):
             raise TypeError(f"{name} must be a callable score (n, d) -> (n,); got {type(score).__name__}")
-    check.fits_memory(f"sup_distance with samples={samples} in d={d}", 3 * samples * d)
-    G = torch.randn(samples, d, generator=check.generator(seed), dtype=torch.float64)
+    validate.fits_memory(f"sup_distance with samples={samples} in d={d}", 3 * samples * d)
+    G = torch.randn(samples, d, generator=validate.generator(seed), dtype=torch.float64)
     U = G / G.norm(dim=1, keepdim=True)
     fu, Fu = f(U), F(U)
     if not fu.abs().max() > 0 or not Fu.abs().max() > 0:
@@ -126,7 +126,7 @@ def sup_distance(f: Score, F: Score, d: int, *, samples: int = 10_000, seed: int
     return SupDistance(c=float(c), sup_gap=float((c * fu - Fu).abs().max()), sup_ref=float(Fu.abs().max()))
 
 
-def _check_orthonormal(mixture: ClusterMixture) -> None:
+def _validate_orthonormal(mixture: ClusterMixture) -> None:
     """Raise unless the centres are orthonormal (Min & Vidal's mixture): the closed forms assume it."""
     M = mixture.means
     gram = M @ M.T
@@ -139,7 +139,7 @@ def _check_orthonormal(mixture: ClusterMixture) -> None:
 
 def idealized(mixture: ClusterMixture, p: float) -> tuple[TwoLayerNet, Params]:
     """The classifier gradient flow is conjectured to approach: F (class sums) for p = 1, F^(p) for p > 1."""
-    p = check.exponent("p", p)
+    p = validate.exponent("p", p)
     return min_vidal_F(mixture) if p == 1 else min_vidal_Fp(mixture, p)
 
 
@@ -150,7 +150,7 @@ def centre_radius_F(K: int) -> float:
     1 - r K1/sqrt(K) and <x, mu-bar-minus> = r K2/sqrt(K); they meet at r = 1/sqrt(K). It is also F's exact
     l2 distance: the universal direction is the normal of F's linear piece -sigma(...) + sigma(...).
     """
-    return 1 / math.sqrt(check.positive_int("K", K))
+    return 1 / math.sqrt(validate.positive_int("K", K))
 
 
 def centre_distance_Fp(p: float, K_other: int) -> float:
@@ -162,8 +162,8 @@ def centre_distance_Fp(p: float, K_other: int) -> float:
     p < 2) the distance is min_a sqrt(a^2 + c (1-a)^2) = sqrt(c / (1 + c)): sqrt(2)/2 for every p >= 2
     (reached along the cluster-directed path), 1/sqrt(K_other + 1) for p = 1.
     """
-    p = check.exponent("p", p)
-    K_other = check.positive_int("K_other", K_other)
+    p = validate.exponent("p", p)
+    K_other = validate.positive_int("K_other", K_other)
     c = min(s ** (1 - 2 / p) for s in (1, K_other))
     return math.sqrt(c / (1 + c))
 
@@ -177,8 +177,8 @@ def universal_radius_F(mixture: ClusterMixture, X: Tensor, y: Tensor) -> Tensor:
     when the two arguments meet, r = (a_own - a_oth)/sqrt(K), or when the first reaches 0,
     r = a_own sqrt(K)/K_own, whichever comes first. Noiseless centres give 1/sqrt(K).
     """
-    _check_orthonormal(mixture)
-    check_points(X, y, mixture.d)
+    _validate_orthonormal(mixture)
+    validate.points(X, y, mixture.d)
     K = mixture.k
     pos, neg = X @ mixture.class_sum(1), X @ mixture.class_sum(-1)
     own = torch.where(y > 0, pos, neg)
@@ -194,7 +194,7 @@ def idealized_radius(
     """Per-point critical radius of the idealized classifier, (n,): F along the universal direction (closed
     form) for p = 1, F^(p) along the best cluster-directed path (bisection, on ``radii``, by default 0.01 to 2
     by 0.01) for p > 1."""
-    p = check.exponent("p", p)
+    p = validate.exponent("p", p)
     if p == 1:
         return universal_radius_F(mixture, data.X, data.y)
     grid = line_radii(2.0, 200) if radii is None else radii
@@ -208,7 +208,7 @@ def idealized_radii(
     centres K in ``Ks`` (60% of them positive, at least one of each class), drawn from seed + 3."""
     out = {}
     for K in Ks:
-        K = check.positive_int("K", K)
+        K = validate.positive_int("K", K)
         if K < 2:
             raise ValueError(f"every K must be >= 2 (one centre of each class), got {K}")
         mix = orthonormal_mixture(D, K, max(1, min(K - 1, round(0.6 * K))), alpha, dtype=dtype)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,11 @@ class Dataset:
     cluster: Tensor | None = None
 
     def __post_init__(self) -> None:
-        check.tensor("X", self.X, dims=2, finite=False)  # metadata only: values are checked where they are used
-        check.is_tensor("y", self.y)
+        validate.tensor("X", self.X, dims=2, finite=False)  # metadata only: values are checked where they are used
+        validate.is_tensor("y", self.y)
         if tuple(self.y.shape) != (self.X.shape[0],):
             raise ValueError(
-                f"y must have shape ({self.X.shape[0]},) (one label per point); got {check.describe(self.y)}"
+                f"y must have shape ({self.X.shape[0]},) (one label per point); got {validate.describe(self.y)}"
             )
 
     @property
@@ -67,9 +67,9 @@ class ClusterMixture:
 
     def sample(self, n: int, seed: int | torch.Generator, balanced: bool = False) -> Dataset:
         """Draw n labelled points; ``balanced`` assigns clusters round-robin so every cluster appears (needs n >= k)."""
-        n = check.positive_int("n", n)
-        gen = check.generator(seed)
-        check.fits_memory(f"sample(n={n}) in d={self.d}", 2 * n * self.d, torch.float64, self.means.device)
+        n = validate.positive_int("n", n)
+        gen = validate.generator(seed)
+        validate.fits_memory(f"sample(n={n}) in d={self.d}", 2 * n * self.d, torch.float64, self.means.device)
         if balanced:
             if n < self.k:
                 raise ValueError(f"n must be >= k={self.k} when balanced=True, got {n}")
@@ -105,17 +105,17 @@ def cluster_mixture(
     device: str | torch.device = "cpu",
 ) -> ClusterMixture:
     """Frei et al.'s mixture: k means of norm sqrt(d), exactly orthogonal (QR) or Gaussian (nearly orthogonal)."""
-    d, k = check.positive_int("d", d), check.positive_int("k", k)
-    sigma = check.nonneg_real("sigma", sigma)
-    check.choice("means", means, ("orthogonal", "gaussian"))
-    check.choice("labels", labels, ("alternating", "random"))
-    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+    d, k = validate.positive_int("d", d), validate.positive_int("k", k)
+    sigma = validate.nonneg_real("sigma", sigma)
+    validate.choice("means", means, ("orthogonal", "gaussian"))
+    validate.choice("labels", labels, ("alternating", "random"))
+    dtype, device = validate.float_dtype(dtype), validate.resolve_device(device)
     if k < 2:
         raise ValueError(f"k must be >= 2 so that both labels are present, got {k}")
     if means == "orthogonal" and k > d:
         raise ValueError(f"k must be <= d={d} for orthogonal means, got {k}")
-    gen = check.generator(seed)
-    check.fits_memory(f"cluster_mixture(d={d}, k={k})", 3 * d * k, torch.float64, device)
+    gen = validate.generator(seed)
+    validate.fits_memory(f"cluster_mixture(d={d}, k={k})", 3 * d * k, torch.float64, device)
     G = torch.randn(d, k, generator=gen, dtype=torch.float64)
     if means == "orthogonal":
         M = _orthonormal_columns(G).T
@@ -146,14 +146,14 @@ def orthonormal_mixture(
     device: str | torch.device = "cpu",
 ) -> ClusterMixture:
     """Min & Vidal's mixture: centres e_1..e_K in R^D, the first K1 positive, noise std alpha/sqrt(D) per coordinate."""
-    D, K, K1 = check.positive_int("D", D), check.positive_int("K", K), check.positive_int("K1", K1)
-    alpha = check.nonneg_real("alpha", alpha)
-    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
+    D, K, K1 = validate.positive_int("D", D), validate.positive_int("K", K), validate.positive_int("K1", K1)
+    alpha = validate.nonneg_real("alpha", alpha)
+    dtype, device = validate.float_dtype(dtype), validate.resolve_device(device)
     if K > D:
         raise ValueError(f"K must be <= D={D}, got {K}")
     if K1 >= K:
         raise ValueError(f"K1 must be < K={K} so that both labels are present, got {K1}")
-    check.fits_memory(f"orthonormal_mixture(D={D}, K={K})", K * D, dtype, device)
+    validate.fits_memory(f"orthonormal_mixture(D={D}, K={K})", K * D, dtype, device)
     means = torch.eye(K, D, dtype=dtype, device=device)
     lab = torch.where(torch.arange(K, device=device) < K1, 1.0, -1.0).to(dtype)
     return ClusterMixture(means=means, labels=lab, sigma=alpha / math.sqrt(D))
@@ -168,10 +168,10 @@ def sphere_data(
     device: str | torch.device = "cpu",
 ) -> Dataset:
     """Vardi et al.'s nearly orthogonal data: n points uniform on the sphere of radius sqrt(d), random labels."""
-    n, d = check.positive_int("n", n), check.positive_int("d", d)
-    dtype, device = check.float_dtype(dtype), check.resolve_device(device)
-    gen = check.generator(seed)
-    check.fits_memory(f"sphere_data(n={n}, d={d})", 3 * n * d, torch.float64, device)
+    n, d = validate.positive_int("n", n), validate.positive_int("d", d)
+    dtype, device = validate.float_dtype(dtype), validate.resolve_device(device)
+    gen = validate.generator(seed)
+    validate.fits_memory(f"sphere_data(n={n}, d={d})", 3 * n * d, torch.float64, device)
     G = torch.randn(n, d, generator=gen, dtype=torch.float64)
     X = math.sqrt(d) * G / G.norm(dim=1, keepdim=True)
     y = torch.randint(2, (n,), generator=gen).to(torch.float64) * 2 - 1
@@ -208,8 +208,8 @@ def mean_geometry(mix: ClusterMixture) -> MeanGeometry:
 def cosine_gram(X: Tensor) -> Tensor:
     """Cosines between every pair of points, (n, n): block structure for clusters, near identity for Vardi et al.
     X must be a finite float tensor (numpy arrays are refused) with no zero row."""
-    check.tensor("X", X, dims=2)
-    check.fits_memory(f"cosine_gram of {X.shape[0]} points", X.shape[0] ** 2, X.dtype, X.device)
+    validate.tensor("X", X, dims=2)
+    validate.fits_memory(f"cosine_gram of {X.shape[0]} points", X.shape[0] ** 2, X.dtype, X.device)
     if bool((X.norm(dim=1) == 0).any()):
         raise ValueError("X must have no zero row: a zero point has no direction (its cosines would be NaN)")
     U = X / X.norm(dim=1, keepdim=True)
@@ -218,7 +218,7 @@ def cosine_gram(X: Tensor) -> Tensor:
 
 def subset(data: Dataset, n: int) -> Dataset:
     """The first n points of a data set (all of them if it has fewer)."""
-    n = check.positive_int("n", n)
+    n = validate.positive_int("n", n)
     return Dataset(X=data.X[:n], y=data.y[:n], cluster=None if data.cluster is None else data.cluster[:n])
 
 
@@ -256,10 +256,10 @@ def even_odd(
     """Even-vs-odd digits: ``"digits"`` is scikit-learn's bundled 8x8 set (1797 images, split stratified by
     digit with ``test_fraction`` and ``seed``); ``"mnist"`` downloads MNIST (70000 28x28 images) with
     ``fetch_openml`` into ``data_home`` and keeps its standard 60000/10000 split (needs the network)."""
-    check.choice("name", name, DATASETS)
-    dtype = check.float_dtype(dtype)
+    validate.choice("name", name, DATASETS)
+    dtype = validate.float_dtype(dtype)
     if name == "digits":
-        check.fraction("test_fraction", test_fraction, "(0, 1)")
+        validate.fraction("test_fraction", test_fraction, "(0, 1)")
         from sklearn.datasets import load_digits
         from sklearn.model_selection import train_test_split
 

@@ -25,12 +25,12 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from . import qp
 from .attacks import min_norm
 from .certificates import certified_radius, lipschitz_bound, relu_layers
 from .network import Params, TwoLayerNet
-from .perturbations import check_points, net_score
+from .perturbations import net_score
 
 MAX_FREE = 16  # 2^16 patterns: bounds for all of them in milliseconds, and pruning leaves few QPs
 
@@ -133,7 +133,7 @@ def exact_distance(
     half a millisecond.
     """
     W, b, v = (t.detach().cpu().numpy() for t in relu_layers(net, params, run))
-    check.tensor("x", x, dims=1)
+    validate.tensor("x", x, dims=1)
     if x.shape != (net.d,):
         raise ValueError(f"x must have shape ({net.d},), got {tuple(x.shape)}")
     if isinstance(y, bool) or y not in (1, -1):
@@ -141,7 +141,7 @@ def exact_distance(
     upper = float(upper)
     if not upper >= 0:
         raise ValueError(f"upper must be a radius >= 0 (inf for none), got {upper!r}")
-    max_free = check.positive_int("max_free", max_free)
+    max_free = validate.positive_int("max_free", max_free)
     xn = x.detach().cpu().numpy().astype(np.float64)
     pre = W @ xn + b
     margin = y * float(v @ np.maximum(pre, 0))
@@ -156,7 +156,7 @@ def exact_distance(
             f"{count} neurons meet the ball of radius {upper:.4g} around x, above the limit max_free={max_free} "
             f"(2^{count} activation patterns); give a smaller upper radius or a smaller network"
         )
-    check.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
+    validate.fits_memory(f"exact_distance over 2^{count} activation patterns", 2**count * (net.d + 3 * count + 8))
     best = _closest_flip(W, b, v, xn, y, pre, slope, free, margin, ball)
     if (
         best is not None
@@ -208,7 +208,7 @@ def robustness_report(
     """Bracket every point's l2 distance: the larger of the Lipschitz and sign certificates below, DeepFool,
     PGD (``restarts`` starts per radius) and their best above, and the exact distance in between where at most
     ``max_free`` neurons are free."""
-    check_points(X, y, net.d)
+    validate.points(X, y, net.d)
     lower = torch.maximum(lipschitz_bound(net, params, X, y, run=run), certified_radius(net, params, X, y, run=run))
     attacks = min_norm(net_score(net, params, run), X, y, seed=seed, restarts=restarts)
     upper = {name: res.radius for name, res in attacks.items()}

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from .alignment import Alignment, Phases, contributions, cosine_table, phases, summarize
 from .attacks import AttackResult, min_norm
 from .certificates import certified_radius
@@ -70,15 +70,15 @@ def error_rate(margins: Tensor) -> Tensor:
 
 def test_error(net: TwoLayerNet, params: Params, data: Dataset) -> np.ndarray:
     """Fraction of misclassified points per run (a zero output counts as an error), (R,)."""
-    check.instance("data", data, Dataset)
-    check.problem(params, data.X, data.y)
+    validate.instance("data", data, Dataset)
+    validate.problem(params, data.X, data.y)
     return error_rate(data.y * net.forward(params, data.X)).cpu().numpy()
 
 
 def wilson_interval(errors: int | np.ndarray, n: int, z: float = 1.96) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval of a binomial proportion: honest error bars also when no error was seen. ``errors``
     may be an int or a numpy array (counts in [0, n])."""
-    n, z = check.positive_int("n", n), check.positive_real("z", z)
+    n, z = validate.positive_int("n", n), validate.positive_real("z", z)
     errors = np.asarray(errors, dtype=float)
     if not np.all((errors >= 0) & (errors <= n)):
         raise ValueError(f"errors must be counts in [0, n={n}], got {errors!r}")
@@ -108,26 +108,28 @@ def train_cluster_network(
 ) -> Trained:
     """Frei et al.'s setting end to end: k clusters in R^d, n = n_per_cluster * k training points (every
     cluster covered), ``runs`` networks of width m trained together by loss-normalized gradient flow."""
-    _check_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
-    n_per_cluster = check.positive_int("n_per_cluster", n_per_cluster)
+    _validate_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
+    n_per_cluster = validate.positive_int("n_per_cluster", n_per_cluster)
     mix = cluster_mixture(d, k, sigma, means=means, seed=seed, dtype=dtype, device=device)
     train = mix.sample(n_per_cluster * k, seed=seed + 1, balanced=True)
-    test = mix.sample(check.positive_int("n_test", n_test), seed=seed + 2)
+    test = mix.sample(validate.positive_int("n_test", n_test), seed=seed + 2)
     net, result = _train_networks(
         train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed, progress=progress
     )
     return Trained(mixture=mix, train=train, test=test, net=net, result=result)
 
 
-def _check_training(*, m: int, runs: int, steps: int, init_scale: float, seed: int, device: str | torch.device) -> None:
+def _validate_training(
+    *, m: int, runs: int, steps: int, init_scale: float, seed: int, device: str | torch.device
+) -> None:
     """Check the training arguments before any data is drawn (the data uses seed, seed + 1 and seed + 2)."""
     for name, value in (("m", m), ("runs", runs), ("steps", steps)):
-        check.positive_int(name, value)
-    check.init_scale("init_scale", init_scale)
+        validate.positive_int(name, value)
+    validate.init_scale("init_scale", init_scale)
     if isinstance(seed, torch.Generator):
         raise TypeError("seed must be an int here (the data draws use seed, seed + 1, seed + 2), got a torch.Generator")
-    check.seed("seed", seed, offset=max(2, runs - 1))
-    check.resolve_device(device)
+    validate.seed("seed", seed, offset=max(2, runs - 1))
+    validate.resolve_device(device)
 
 
 def _train_networks(
@@ -150,8 +152,8 @@ def sqrt_d_over_k(d: int, k: int) -> float:
 
 def score_error(score: Score, data: Dataset) -> float:
     """Fraction of points a score function (n, d) -> (n,) misclassifies; a zero score counts as an error."""
-    check.instance("data", data, Dataset)
-    check.score_output("score", score, check.tensor("data.X", data.X))
+    validate.instance("data", data, Dataset)
+    validate.score_output("score", score, validate.tensor("data.X", data.X))
     with torch.no_grad():
         return float(error_rate(data.y * score(data.X)))
 
@@ -180,8 +182,8 @@ def fit_exponential_decay(x: np.ndarray, error: np.ndarray) -> tuple[float, floa
 def universal_flip_profile(trained: Trained, run: int = 0, grid: int = 200, reach: float = 4.0) -> FlipProfile:
     """Flip radii of the test points of one run along Frei et al.'s universal direction x -> x - y r u-hat,
     on a grid of ``grid`` radii up to ``reach`` * sqrt(d/k), refined by bisection (a FlipProfile)."""
-    check.instance("trained", trained, Trained)
-    grid, reach = check.positive_int("grid", grid), check.positive_real("reach", reach)
+    validate.instance("trained", trained, Trained)
+    grid, reach = validate.positive_int("grid", grid), validate.positive_real("reach", reach)
     mix, test = trained.mixture, trained.test
     U = against_label(frei_direction(mix), test.y)
     radii = line_radii(reach * sqrt_d_over_k(mix.d, mix.k), grid, like=test.X)
@@ -230,7 +232,7 @@ def train_sphere_network(
 ) -> SphereTrained:
     """Vardi et al.'s setting end to end: ``sphere_data(n, d)`` and ``runs`` networks of width m trained together
     by loss-normalized gradient flow until (and long after) they fit the arbitrary labels."""
-    _check_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
+    _validate_training(m=m, runs=runs, steps=steps, init_scale=init_scale, seed=seed, device=device)
     train = sphere_data(n, d, seed=seed, dtype=dtype, device=device)
     net, result = _train_networks(
         train, m, bias=bias, runs=runs, steps=steps, init_scale=init_scale, seed=seed, progress=progress
@@ -244,8 +246,8 @@ def vardi_flip_profile(
     """Flip radii of the training points of one run along Vardi et al.'s z-hat ∝ sum_i y_i x_i, pushed against
     each label (x -> x - y r z-hat), on ``grid`` radii up to ``reach`` * sqrt(d/n), refined by bisection (a
     FlipProfile). With ``margin_tol`` the sum runs over the margin points only (q_i <= (1 + tol) min q)."""
-    check.instance("trained", trained, SphereTrained)
-    grid, reach = check.positive_int("grid", grid), check.positive_real("reach", reach)
+    validate.instance("trained", trained, SphereTrained)
+    grid, reach = validate.positive_int("grid", grid), validate.positive_real("reach", reach)
     train = trained.train
     if margin_tol is None:
         z = vardi_direction(train)
@@ -334,7 +336,7 @@ def frei_robustness(
     )
     robust = frei_network(t.mixture)
     X, y = t.test.X, t.test.y
-    n_attack = check.positive_int("n_attack", n_attack)
+    n_attack = validate.positive_int("n_attack", n_attack)
     return FreiRobustness(
         trained=t,
         robust=robust,
@@ -424,8 +426,8 @@ def _synthetic_draws(
 
 def _snapshot_stops(snapshot_epochs: Sequence[int], epochs: int) -> list[int]:
     """The epochs that end a training chunk: the snapshot epochs, then ``epochs`` (the last)."""
-    epochs = check.positive_int("epochs", epochs)
-    stops = sorted({check.positive_int("snapshot_epochs entry", e) for e in snapshot_epochs} | {epochs})
+    epochs = validate.positive_int("epochs", epochs)
+    stops = sorted({validate.positive_int("snapshot_epochs entry", e) for e in snapshot_epochs} | {epochs})
     if stops[-1] > epochs:
         raise ValueError(f"snapshot_epochs must be <= epochs={epochs}, got {max(stops)}")
     return stops
@@ -460,11 +462,11 @@ def train_synthetic(
     the only difference. Training runs in chunks ending at ``snapshot_epochs`` (each
     chunk reshuffles with its own seed), keeping the parameters at each of them and at epoch 0.
     """
-    alphas = [check.nonneg_real("alpha", a) for a in alphas]
+    alphas = [validate.nonneg_real("alpha", a) for a in alphas]
     if not alphas:
         raise ValueError("alphas must hold at least one noise level, got []")
-    repeats, stops = check.positive_int("repeats", repeats), _snapshot_stops(snapshot_epochs, epochs)
-    n, n_test = check.positive_int("n", n), check.positive_int("n_test", n_test)
+    repeats, stops = validate.positive_int("repeats", repeats), _snapshot_stops(snapshot_epochs, epochs)
+    n, n_test = validate.positive_int("n", n), validate.positive_int("n_test", n_test)
     net = polynomial_net(D, width, p, bias=False)
     draws, params = _synthetic_draws(
         net,
@@ -622,7 +624,7 @@ class CentredScore:
 
 def stable_rank(H: Tensor) -> float:
     """||H||_F^2 / ||H||_2^2: between 1 and rank(H), a noise-robust count of the directions H spans."""
-    check.tensor("H", H, dims=2)
+    validate.tensor("H", H, dims=2)
     top = torch.linalg.matrix_norm(H, ord=2)
     return float(H.pow(2).sum() / top.pow(2)) if top > 0 else 0.0
 
@@ -667,9 +669,9 @@ def train_even_odd(
     """Min & Vidal's real-data protocol at any size: the centred pReLU net (no biases, both layers trained),
     Adam on the mean logistic loss log(1 + e^(-y f)) — cross-entropy on the two logits [-f/2, f/2] — in
     mini-batches; records the loss, accuracies and the stable rank of the training features."""
-    epochs, record_every = check.positive_int("epochs", epochs), check.positive_int("record_every", record_every)
-    batch_size = check.positive_int("batch_size", batch_size)
-    lr = check.positive_real("lr", lr)
+    epochs, record_every = validate.positive_int("epochs", epochs), validate.positive_int("record_every", record_every)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    lr = validate.positive_real("lr", lr)
     n = data.X_train.shape[0]
     if batch_size > n:
         raise ValueError(f"batch_size must be <= n_train={n}, got {batch_size}")

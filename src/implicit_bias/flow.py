@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import _validate as check
-from .loss import check_loss, log_sum_and_weights, neg_derivative, smoothed_margin_from
+from . import _validate as validate
+from .loss import LOSSES, log_sum_and_weights, neg_derivative, smoothed_margin_from
 from .network import Model, Params, alignment_gap, sq_norm
 
 SCHEDULES = ("normalized", "constant")
@@ -109,7 +109,7 @@ def _broadcast(scale: Tensor, t: Tensor) -> Tensor:
     return scale.view(-1, *([1] * (t.dim() - 1)))
 
 
-def _check_problem(model: Model, params: Params, X: Tensor, y: Tensor) -> Tensor:
+def _validate_problem(model: Model, params: Params, X: Tensor, y: Tensor) -> Tensor:
     """Validate shapes and labels; return y as (n,) or (R, n) in X's dtype."""
     if not params:
         raise ValueError("params must be a non-empty dict of tensors")
@@ -265,18 +265,18 @@ def gradient_flow(
     Stops after ``steps`` steps, or at a record where every run fits the data with KKT proxy below
     ``tol_kkt`` and/or relative change of the normalized margin below ``tol_margin``.
     """
-    check.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
-    check.initial_outputs(model, params, X, y)
-    check_loss(loss)
-    check.choice("schedule", schedule, SCHEDULES)
-    lr = check.positive_real("lr", lr)
-    steps = check.positive_int("steps", steps)
-    record_every = check.positive_int("record_every", record_every)
-    max_rel_step = check.positive_real("max_rel_step", max_rel_step)
+    validate.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
+    validate.initial_outputs(model, params, X, y)
+    validate.choice("loss", loss, LOSSES)
+    validate.choice("schedule", schedule, SCHEDULES)
+    lr = validate.positive_real("lr", lr)
+    steps = validate.positive_int("steps", steps)
+    record_every = validate.positive_int("record_every", record_every)
+    max_rel_step = validate.positive_real("max_rel_step", max_rel_step)
     for name, tol in (("tol_kkt", tol_kkt), ("tol_margin", tol_margin)):
         if tol is not None:
-            check.positive_real(name, tol)
-    y = _check_problem(model, params, X, y)
+            validate.positive_real(name, tol)
+    y = _validate_problem(model, params, X, y)
 
     # The loop updates its own copies in place; the caller's tensors are left as they are.
     st = _evaluate(model, {k: t.clone(memory_format=torch.contiguous_format) for k, t in params.items()}, X, y, loss)
@@ -454,15 +454,15 @@ def sgd(
     progress: bool = True,
 ) -> FlowResult:
     """Plain mini-batch SGD on the mean loss (Min & Vidal's protocol); records on the full data every few epochs."""
-    check.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
-    check.initial_outputs(model, params, X, y)
-    check_loss(loss)
-    lr = check.positive_real("lr", lr)
-    batch_size = check.positive_int("batch_size", batch_size)
-    epochs = check.positive_int("epochs", epochs)
-    record_every = check.positive_int("record_every", record_every)
-    y = _check_problem(model, params, X, y)
-    gen = check.generator(seed)
+    validate.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
+    validate.initial_outputs(model, params, X, y)
+    validate.choice("loss", loss, LOSSES)
+    lr = validate.positive_real("lr", lr)
+    batch_size = validate.positive_int("batch_size", batch_size)
+    epochs = validate.positive_int("epochs", epochs)
+    record_every = validate.positive_int("record_every", record_every)
+    y = _validate_problem(model, params, X, y)
+    gen = validate.generator(seed)
     n = X.shape[-2]
     if batch_size > n:
         raise ValueError(f"batch_size must be <= n={n}, got {batch_size}")

@@ -17,9 +17,9 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from . import qp
-from .loss import check_loss, dual_weights
+from .loss import LOSSES, dual_weights
 from .network import Model, Params, TwoLayerNet, alignment_gap, flatten, sq_norm
 
 
@@ -38,7 +38,7 @@ class KKTReport:
 
 def balancedness(model: Model, params: Params) -> Tensor:
     """max_j |v_j^2 - ||w_j||^2 - b_j^2| / ||theta||^2 per run: conserved by gradient flow, ~0 from small init."""
-    check.params("params", params)
+    validate.params("params", params)
     gap = model.conserved(params) if isinstance(model, TwoLayerNet) else None
     if gap is None:
         R = next(iter(params.values())).shape[0]
@@ -48,8 +48,8 @@ def balancedness(model: Model, params: Params) -> Tensor:
 
 def alignment_proxy(model: Model, params: Params, X: Tensor, y: Tensor, loss: str = "exp") -> Tensor:
     """1 - cos(theta, -grad L) per run: zero exactly when -grad L has the KKT form and points along theta."""
-    check.problem(params, X, y)
-    check_loss(loss)
+    validate.problem(params, X, y)
+    validate.choice("loss", loss, LOSSES)
     _, grad_log = model.value_and_vjp(params, X, lambda out: -dual_weights(y * out, loss) * y)
     return alignment_gap(params, grad_log)
 
@@ -126,9 +126,9 @@ def kkt_residuals(
 ) -> KKTReport:
     """Approximate-KKT residuals of run ``run``; ``tau`` > 0 frees the ReLU subgradient at |z| <= tau (kink-aware).
     Tensors only (numpy arrays are refused); labels must be ±1."""
-    check.problem(params, X, y)  # finite float tensors of one dtype, labels ±1 of shape (n,) or (R, n)
-    check_loss(loss)
-    tau = check.nonneg_real("tau", tau)
+    validate.problem(params, X, y)  # finite float tensors of one dtype, labels ±1 of shape (n,) or (R, n)
+    validate.choice("loss", loss, LOSSES)
+    tau = validate.nonneg_real("tau", tau)
     R = next(iter(params.values())).shape[0]
     if isinstance(run, bool) or not isinstance(run, int) or not 0 <= run < R:
         raise ValueError(f"run must be an integer in [0, {R}), got {run!r}")

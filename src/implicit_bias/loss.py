@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.nn.functional import logsigmoid
 
-from . import _validate as check
+from . import _validate as validate
 
 LOSSES = ("exp", "logistic")
 
@@ -20,23 +20,9 @@ LOSSES = ("exp", "logistic")
 _LOGISTIC_ASYMPTOTE = 40.0
 
 
-def check_loss(loss: str) -> str:
-    """Raise unless ``loss`` names a known loss."""
-    return check.choice("loss", loss, LOSSES)
-
-
-def check_margins(q: Tensor) -> Tensor:
-    """Raise if the margins q hold NaN (inf is a valid limit: L = 0 or L = inf)."""
-    if bool(torch.isnan(q).any()):
-        raise ValueError(
-            f"q must hold margins without NaN; got {check.describe(q)} with {int(torch.isnan(q).sum())} NaN"
-        )
-    return q
-
-
 def log_terms(q: Tensor, loss: str) -> Tensor:
     """log l(q) elementwise: -q for the exponential loss, log log(1 + e^-q) for the logistic loss."""
-    check_loss(loss)
+    validate.choice("loss", loss, LOSSES)
     if loss == "exp":
         return -q
     direct = torch.log(torch.nn.functional.softplus(-q.clamp_max(_LOGISTIC_ASYMPTOTE)))
@@ -45,7 +31,7 @@ def log_terms(q: Tensor, loss: str) -> Tensor:
 
 def log_sum_and_weights(q: Tensor, loss: str) -> tuple[Tensor, Tensor]:
     """log(n L) = log sum_i l(q_i) and the dual weights a_i = -d log L / d q_i, from one logsumexp."""
-    check_loss(loss)
+    validate.choice("loss", loss, LOSSES)
     terms = log_terms(q, loss)
     log_sum = torch.logsumexp(terms, dim=-1)
     log_neg_deriv = terms if loss == "exp" else logsigmoid(-q)
@@ -54,34 +40,34 @@ def log_sum_and_weights(q: Tensor, loss: str) -> tuple[Tensor, Tensor]:
 
 def log_mean_loss(q: Tensor, loss: str) -> Tensor:
     """log of L = (1/n) sum_i l(q_i) over the last dimension, by logsumexp."""
-    check.tensor("q", q, finite=False)  # inf margins are meaningful (L = 0); NaN is refused below
-    check_margins(q)
+    validate.tensor("q", q, finite=False)  # inf margins are meaningful (L = 0); NaN is refused below
+    validate.margins(q)
     return torch.logsumexp(log_terms(q, loss), dim=-1) - math.log(q.shape[-1])
 
 
 def dual_weights(q: Tensor, loss: str) -> Tensor:
     """a_i = -d log L / d q_i = -l'(q_i) / sum_k l(q_k): non-negative, summing to 1 for the exponential loss."""
-    check.tensor("q", q)
+    validate.tensor("q", q)
     return log_sum_and_weights(q, loss)[1]
 
 
 def neg_derivative(q: Tensor, loss: str) -> Tensor:
     """-l'(q) elementwise: e^-q for the exponential loss, sigmoid(-q) for the logistic loss."""
-    check_loss(loss)
+    validate.choice("loss", loss, LOSSES)
     return torch.exp(-q) if loss == "exp" else torch.sigmoid(-q)
 
 
 def smoothed_margin(q: Tensor, loss: str, norm: Tensor, degree: int) -> Tensor:
     """Lyu & Li's smoothed normalized margin: log(1 / (e^(nL) - 1)) / ||theta||^L (-log(nL)/||theta||^L for exp)."""
-    check.tensor("q", q)
-    check.tensor("norm", norm, like=q, nonempty=False)
-    check.positive_int("degree", degree)
+    validate.tensor("q", q)
+    validate.tensor("norm", norm, like=q, nonempty=False)
+    validate.positive_int("degree", degree)
     return smoothed_margin_from(torch.logsumexp(log_terms(q, loss), dim=-1), loss, norm, degree)
 
 
 def smoothed_margin_from(log_nL: Tensor, loss: str, norm: Tensor, degree: int) -> Tensor:
     """The smoothed margin from log(n L), when that is already computed."""
-    check_loss(loss)
+    validate.choice("loss", loss, LOSSES)
     if loss == "exp":
         numer = -log_nL
     else:  # -log(expm1(nL)) = -log(nL) to float64 precision once nL < e^-30

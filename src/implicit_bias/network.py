@@ -16,7 +16,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 
 Params = dict[str, Tensor]
 
@@ -42,11 +42,11 @@ def _run_seeds(seed: int | torch.Generator, runs: int) -> list[torch.Generator]:
     """One generator per run: an int seed gives run r the seed seed + r, so run r does not depend on R."""
     if isinstance(seed, torch.Generator):
         return [seed] * runs
-    base = check.generator(seed).initial_seed()
+    base = validate.generator(seed).initial_seed()
     return [torch.Generator().manual_seed(base + r) for r in range(runs)]
 
 
-def _check_inputs(X: Tensor, d: int, runs: int | None = None) -> None:
+def _validate_inputs(X: Tensor, d: int, runs: int | None = None) -> None:
     """Raise unless X is (n, d) shared by all runs or (R, n, d) with one batch per run."""
     if X.dim() not in (2, 3) or X.shape[-1] != d:
         raise ValueError(f"X must have shape (n, {d}) or (R, n, {d}), got {tuple(X.shape)}")
@@ -111,10 +111,10 @@ class TwoLayerNet:
     p: float = 1.0
 
     def __post_init__(self) -> None:
-        check.positive_int("d", self.d)
-        check.positive_int("m", self.m)
-        check.choice("activation", self.activation, ("relu", "prelu"))
-        check.exponent("p", self.p)
+        validate.positive_int("d", self.d)
+        validate.positive_int("m", self.m)
+        validate.choice("activation", self.activation, ("relu", "prelu"))
+        validate.exponent("p", self.p)
         if self.activation == "relu" and self.p != 1:
             raise ValueError(f"p must be 1 for activation='relu' (use activation='prelu'), got {self.p!r}")
         if not self.train_outer and self.m < 2:
@@ -135,11 +135,11 @@ class TwoLayerNet:
         device: str | torch.device = "cpu",
     ) -> Params:
         """Independent N(0, scale^2) entries for every trained tensor of each of ``runs`` runs."""
-        runs = check.positive_int("runs", runs)
-        scale = check.init_scale("scale", scale)
-        dtype, device = check.float_dtype(dtype), check.resolve_device(device)
-        check.seed("seed", seed, offset=runs - 1)
-        check.fits_memory(
+        runs = validate.positive_int("runs", runs)
+        scale = validate.init_scale("scale", scale)
+        dtype, device = validate.float_dtype(dtype), validate.resolve_device(device)
+        validate.seed("seed", seed, offset=runs - 1)
+        validate.fits_memory(
             f"init(runs={runs}) of width m={self.m} in d={self.d}", 2 * runs * self.m * (self.d + 2), dtype, device
         )
         shapes = {"W": (self.m, self.d)}
@@ -173,7 +173,7 @@ class TwoLayerNet:
         if W is None or W.dim() != 3 or W.shape[1:] != (self.m, self.d):
             got = None if W is None else tuple(W.shape)
             raise ValueError(f"params['W'] must have shape (R, {self.m}, {self.d}), got {got}")
-        _check_inputs(X, self.d, W.shape[0])
+        _validate_inputs(X, self.d, W.shape[0])
 
     def conserved(self, params: Params) -> Tensor | None:
         """v_j^2 - ||w_j||^2 - b_j^2 per run and neuron, (R, m): constant along gradient flow; None if v is fixed."""
@@ -202,7 +202,7 @@ class TwoLayerNet:
 
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
-        check.model_inputs(params, X)
+        validate.model_inputs(params, X)
         self._check(params, X)
         return self._layout(params, X).transpose(1, 2)
 
@@ -246,15 +246,15 @@ class TwoLayerNet:
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Network outputs of every run, (R, n)."""
-        check.model_inputs(params, X)
+        validate.model_inputs(params, X)
         self._check(params, X)
         _, phi, weight, _ = self._features(params, X)
         return torch.bmm(weight[:, None, :], phi)[:, 0]
 
     def vjp(self, params: Params, X: Tensor, coef: Tensor) -> Params:
         """sum_i coef[r, i] * grad_theta N(x_i; theta_r) for every run: the gradient of any loss of the outputs."""
-        check.model_inputs(params, X)
-        check.tensor("coef", coef, like=X, finite=False, nonempty=False)
+        validate.model_inputs(params, X)
+        validate.tensor("coef", coef, like=X, finite=False, nonempty=False)
         return self.value_and_vjp(params, X, lambda out: coef)[1]
 
     def value_and_vjp(
@@ -298,8 +298,8 @@ class TwoLayerNet:
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """Gradient of N(x_i; theta_run) for each point, (n, P) in the order of ``flatten``; small problems only."""
-        check.model_inputs(params, X)
-        check.run_index("run", run, next(iter(params.values())).shape[0])
+        validate.model_inputs(params, X)
+        validate.run_index("run", run, next(iter(params.values())).shape[0])
         Xr = X if X.dim() == 2 else X[run]
         n = Xr.shape[0]
         size = n * sum(t[run].numel() for t in params.values())
@@ -322,7 +322,7 @@ class LinearModel:
     degree: int = 1
 
     def __post_init__(self) -> None:
-        check.positive_int("d", self.d)
+        validate.positive_int("d", self.d)
 
     def init(
         self,
@@ -334,22 +334,22 @@ class LinearModel:
         device: str | torch.device = "cpu",
     ) -> Params:
         """Independent N(0, scale^2) weights for each run."""
-        runs = check.positive_int("runs", runs)
-        scale = check.init_scale("scale", scale)
-        check.seed("seed", seed, offset=runs - 1)
-        check.fits_memory(
+        runs = validate.positive_int("runs", runs)
+        scale = validate.init_scale("scale", scale)
+        validate.seed("seed", seed, offset=runs - 1)
+        validate.fits_memory(
             f"init(runs={runs}) in d={self.d}",
             2 * runs * self.d,
-            check.float_dtype(dtype),
-            check.resolve_device(device),
+            validate.float_dtype(dtype),
+            validate.resolve_device(device),
         )
         draws = [torch.randn(self.d, generator=g, dtype=torch.float64) for g in _run_seeds(seed, runs)]
-        return {"w": (scale * torch.stack(draws)).to(check.resolve_device(device), check.float_dtype(dtype))}
+        return {"w": (scale * torch.stack(draws)).to(validate.resolve_device(device), validate.float_dtype(dtype))}
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Outputs of every run, (R, n)."""
-        check.model_inputs(params, X)
-        _check_inputs(X, self.d, params["w"].shape[0])
+        validate.model_inputs(params, X)
+        _validate_inputs(X, self.d, params["w"].shape[0])
         return params["w"] @ X.T if X.dim() == 2 else torch.bmm(X, params["w"][:, :, None])[..., 0]
 
     def value_and_vjp(
@@ -363,14 +363,14 @@ class LinearModel:
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """The gradient of w^T x_i is x_i."""
-        check.model_inputs(params, X)
-        check.run_index("run", run, params["w"].shape[0])
+        validate.model_inputs(params, X)
+        validate.run_index("run", run, params["w"].shape[0])
         return X if X.dim() == 2 else X[run]
 
 
 def polynomial_net(d: int, m: int, p: float, *, bias: bool) -> TwoLayerNet:
     """A two-layer network of degree p: the ReLU for p = 1, the pReLU sigma(<w, x>)^p / ||w||^(p-1) for p > 1."""
-    p = check.exponent("p", p)
+    p = validate.exponent("p", p)
     return TwoLayerNet(d=d, m=m, bias=bias, activation="relu" if p == 1 else "prelu", p=p)
 
 

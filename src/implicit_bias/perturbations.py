@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _validate as check
+from . import _validate as validate
 from .data import ClusterMixture, Dataset
 from .network import Params, TwoLayerNet
 
@@ -29,8 +29,8 @@ Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, diffe
 
 def select_run(params: Params, run: int) -> Params:
     """The parameters of one run, kept batched with R = 1."""
-    check.params("params", params, finite=False)
-    run = check.run_index("run", run, params["W"].shape[0])
+    validate.params("params", params, finite=False)
+    run = validate.run_index("run", run, params["W"].shape[0])
     return {k: t[run : run + 1] for k, t in params.items()}
 
 
@@ -108,15 +108,6 @@ def _line(score: Score, X: Tensor, U: Tensor) -> _ReluLine | _ScoreLine:
     return fast if fast is not None else _ScoreLine(score, X, U)
 
 
-def check_points(X: Tensor, y: Tensor, d: int | None = None) -> None:
-    """Raise unless X is a non-empty (n, d) batch and y its (n,) labels in {-1, +1}."""
-    check.tensor("X", X, nonempty=False)  # a finite float tensor (numpy arrays are refused); shape checked below
-    if X.dim() != 2 or X.shape[0] == 0 or (d is not None and X.shape[1] != d):
-        want = "(n, d)" if d is None else f"(n, {d})"
-        raise ValueError(f"X must be a non-empty batch of shape {want}, got {tuple(X.shape)}")
-    check.labels("y", y, X.shape[0])
-
-
 def _unit(u: Tensor, name: str) -> Tensor:
     norm = u.norm()
     if not norm > 0:
@@ -126,20 +117,20 @@ def _unit(u: Tensor, name: str) -> Tensor:
 
 def frei_direction(mixture: ClusterMixture) -> Tensor:
     """Frei et al.'s universal direction u-hat, the unit vector along sum_l y^(l) mu^(l), (d,)."""
-    check.instance("mixture", mixture, ClusterMixture)
+    validate.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.labels @ mixture.means, "sum_l y_l mu_l")
 
 
 def vardi_direction(train: Dataset, margins: Tensor | None = None, tol: float | None = None) -> Tensor:
     """Vardi et al.'s z-hat along sum_i y_i x_i, (d,): over all training points, or over the margin points
     (q_i <= (1 + tol) min q) when the training margins q and a tolerance are given."""
-    check.instance("train", train, Dataset)
+    validate.instance("train", train, Dataset)
     weights = train.y
     if (margins is None) != (tol is None):
         raise ValueError("margins and tol must be given together (margin points only) or both left out (all points)")
     if margins is not None:
-        check.tensor("margins", margins, like=train.X)
-        tol = check.nonneg_real("tol", tol)
+        validate.tensor("margins", margins, like=train.X)
+        tol = validate.nonneg_real("tol", tol)
         if margins.shape != train.y.shape:
             raise ValueError(f"margins must have shape {tuple(train.y.shape)}, got {tuple(margins.shape)}")
         weights = train.y * margin_points(margins, tol)
@@ -153,14 +144,14 @@ def margin_points(margins: Tensor, tol: float) -> Tensor:
 
 def min_vidal_direction(mixture: ClusterMixture) -> Tensor:
     """Min & Vidal's universal direction (mu-bar-plus - mu-bar-minus) / norm, (d,); points move along -y times it."""
-    check.instance("mixture", mixture, ClusterMixture)
+    validate.instance("mixture", mixture, ClusterMixture)
     return _unit(mixture.class_sum(1) - mixture.class_sum(-1), "mu-bar-plus - mu-bar-minus")
 
 
 def against_label(direction: Tensor, y: Tensor) -> Tensor:
     """The field -y_i * direction, (n, d): a universal direction pushed against each point's label."""
-    check.tensor("direction", direction, dims=1)
-    check.labels("y", y)
+    validate.tensor("direction", direction, dims=1)
+    validate.labels("y", y)
     return -y[:, None] * direction[None]
 
 
@@ -170,34 +161,13 @@ def cluster_path(mixture: ClusterMixture, cluster: Tensor, target: int) -> Tenso
     With Min & Vidal's orthonormal centres the norm is sqrt(2): the path x + eps (mu_j - mu_k(x)) / sqrt(2). A
     zero row never flips, so the minimum over targets of the flip radius runs over other-class centres only.
     """
-    check.instance("mixture", mixture, ClusterMixture)
-    check.is_tensor("cluster", cluster)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.is_tensor("cluster", cluster)
     if isinstance(target, bool) or not isinstance(target, int) or not 0 <= target < mixture.k:
         raise ValueError(f"target must be a cluster index in [0, {mixture.k}), got {target!r}")
     step = mixture.means[target][None] - mixture.means[cluster]
     other = mixture.labels[cluster] != mixture.labels[target]
     return torch.where(other[:, None], step / step.norm(dim=1, keepdim=True).clamp_min(1e-300), 0.0)
-
-
-def check_radii(radii: Tensor | Sequence[float], name: str = "radii", *, allow_zero: bool = False) -> Tensor:
-    """A non-empty, strictly increasing 1-D grid of finite radii (> 0, or >= 0 with ``allow_zero``), as float64
-    on the CPU; the error names the parameter."""
-    grid = torch.as_tensor(radii, dtype=torch.float64).cpu()
-    low_ok = bool(torch.all(grid >= 0)) if allow_zero else bool(torch.all(grid > 0))
-    if grid.dim() != 1 or grid.numel() == 0 or not bool(torch.all(torch.isfinite(grid))) or not low_ok:
-        raise ValueError(
-            f"{name} must be a non-empty 1-D grid of finite radii {'>= 0' if allow_zero else '> 0'}, "
-            f"got {grid.tolist()}"
-        )
-    if not bool(torch.all(grid[1:] > grid[:-1])):
-        raise ValueError(f"{name} must be strictly increasing, got {grid.tolist()}")
-    return grid
-
-
-def _check_field(X: Tensor, U: Tensor) -> None:
-    """Raise unless the direction field U has one direction per point of X."""
-    if U.shape != X.shape:
-        raise ValueError(f"U must have the shape of X {tuple(X.shape)}, got {tuple(U.shape)}")
 
 
 @torch.no_grad()
@@ -213,7 +183,7 @@ def bisect(score: Score, X: Tensor, y: Tensor, U: Tensor, lo: Tensor, hi: Tensor
 def _bisect(line: _ReluLine | _ScoreLine, y: Tensor, lo: Tensor, hi: Tensor, iters: int) -> Tensor:
     """``bisect`` on a line search already set up (its pre-activations reused)."""
     lo, hi = lo.clone(), hi.clone()
-    for _ in range(check.positive_int("iters", iters)):
+    for _ in range(validate.positive_int("iters", iters)):
         mid = (lo + hi) / 2
         flipped = y * line(mid) <= 0
         hi = torch.where(flipped, mid, hi)
@@ -227,11 +197,11 @@ def flip_radius(
 ) -> Tensor:
     """Per-point flip radius along the field U (n, d): first grid radius with margin <= 0, refined by bisection;
     0 for points misclassified at r = 0, inf for points not flipped up to the last radius, (n,)."""
-    check_points(X, y)
-    _check_field(X, U)
-    check.tensor("U", U, like=X)  # a NaN direction would read as 'never flipped'
-    check.score_output("score", score, X)
-    grid = check_radii(radii).to(X)
+    validate.points(X, y)
+    validate.field(X, U)
+    validate.tensor("U", U, like=X)  # a NaN direction would read as 'never flipped'
+    validate.score_output("score", score, X)
+    grid = validate.radii(radii).to(X)
     n = X.shape[0]
     line = _line(score, X, U)
     lo = torch.zeros(n, dtype=X.dtype, device=X.device)
@@ -285,15 +255,15 @@ class FlipProfile:
 
 def profile(radius: Tensor, radii: Tensor | Sequence[float]) -> FlipProfile:
     """Flip-fraction curve over a grid and quantiles of per-point radii (from a line search or an attack)."""
-    check.tensor("radius", radius, finite=False, nonempty=False)
+    validate.tensor("radius", radius, finite=False, nonempty=False)
     if bool((torch.isnan(radius) | (radius < 0)).any()):
         raise ValueError(
-            f"radius must hold radii >= 0 (inf for no flip), without NaN; got {check.describe(radius)} "
+            f"radius must hold radii >= 0 (inf for no flip), without NaN; got {validate.describe(radius)} "
             f"with {int(torch.isnan(radius).sum())} NaN and {int((radius < 0).sum())} negative"
         )
     if radius.dim() != 1 or radius.numel() == 0:
         raise ValueError(f"radius must be a non-empty 1-D tensor, got shape {tuple(radius.shape)}")
-    grid = check_radii(radii).to(radius)
+    grid = validate.radii(radii).to(radius)
     return FlipProfile(radius=radius, radii=grid, fraction=(radius[None] <= grid[:, None]).to(radius).mean(1))
 
 
@@ -308,8 +278,8 @@ def cluster_path_radius(
     score: Score, data: Dataset, mixture: ClusterMixture, radii: Tensor | Sequence[float], iters: int = 40
 ) -> Tensor:
     """Per-point flip radius along the best cluster-directed path (minimum over other-class centres), (n,)."""
-    check.instance("data", data, Dataset)
-    check.instance("mixture", mixture, ClusterMixture)
+    validate.instance("data", data, Dataset)
+    validate.instance("mixture", mixture, ClusterMixture)
     if data.cluster is None:
         raise ValueError("data.cluster must hold each point's cluster for cluster-directed paths, got None")
     radius = torch.full((data.n,), math.inf, dtype=data.X.dtype, device=data.X.device)
@@ -328,9 +298,9 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
     A negative rate means the margin shrinks along U; for a unit field, -rate is the margin lost per unit of
     l2 distance (at a ReLU kink, the rate of the activation pattern at x, sigma'(0) = 0).
     """
-    check_points(X, y)
-    _check_field(X, U)
-    check.tensor("U", U, like=X)
+    validate.points(X, y)
+    validate.field(X, U)
+    validate.tensor("U", U, like=X)
     with torch.enable_grad():
         Xg = X.detach().requires_grad_(True)
         (grad,) = torch.autograd.grad((y * score(Xg)).sum(), Xg)
@@ -340,11 +310,11 @@ def directional_derivative(score: Score, X: Tensor, y: Tensor, U: Tensor) -> Ten
 @torch.no_grad()
 def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | Sequence[float]) -> Tensor:
     """Margins y f(x + r U) of every point at every radius of a grid, (G, n): the path a line search walks."""
-    check_points(X, y)
-    _check_field(X, U)
-    check.tensor("U", U, like=X)
-    check.score_output("score", score, X)
-    grid = check_radii(radii, allow_zero=True).to(X)
+    validate.points(X, y)
+    validate.field(X, U)
+    validate.tensor("U", U, like=X)
+    validate.score_output("score", score, X)
+    grid = validate.radii(radii, allow_zero=True).to(X)
     line = _line(score, X, U)
     return torch.stack([y * line(r.expand(X.shape[0])) for r in grid])
 
@@ -352,8 +322,8 @@ def margin_along(score: Score, X: Tensor, y: Tensor, U: Tensor, radii: Tensor | 
 def own_mean_direction(mixture: ClusterMixture, cluster: Tensor) -> Tensor:
     """The unit field -mu^(q) / ||mu^(q)|| for a point of cluster q, (n, d): straight away from its own cluster mean
     (towards the origin), the one-cluster counterpart of the universal direction."""
-    check.instance("mixture", mixture, ClusterMixture)
-    check.is_tensor("cluster", cluster)
+    validate.instance("mixture", mixture, ClusterMixture)
+    validate.is_tensor("cluster", cluster)
     if cluster.dim() != 1 or cluster.numel() == 0:
         raise ValueError(f"cluster must be a non-empty 1-D tensor of cluster indices, got shape {tuple(cluster.shape)}")
     if cluster.min() < 0 or cluster.max() >= mixture.k:
@@ -369,6 +339,6 @@ def line_radii(reach: float, grid: int = 200, *, like: Tensor | None = None) -> 
 
     In the dtype and on the device of ``like`` when given (float64 on the CPU otherwise).
     """
-    reach, grid = check.positive_real("reach", reach), check.positive_int("grid", grid)
+    reach, grid = validate.positive_real("reach", reach), validate.positive_int("grid", grid)
     dtype, device = (like.dtype, like.device) if like is not None else (torch.float64, "cpu")
     return torch.linspace(0, reach, grid + 1, dtype=dtype, device=device)[1:]

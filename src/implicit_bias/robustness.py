@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from torch import Tensor
 
+from . import _validate as validate
 from .attacks import apgd, exp_loss_pgd, min_norm
 from .data import ClusterMixture, Dataset
 from .perturbations import (
     Score,
     against_label,
-    check_radii,
     cluster_path_radius,
     flip_radius,
     line_radii,
@@ -37,7 +37,7 @@ APGD_NAME = "APGD-CE (ART)"
 def robust_accuracy(radius: Tensor | np.ndarray, eps: Sequence[float] | Tensor | np.ndarray) -> np.ndarray:
     """Fraction of points whose flip radius exceeds each eps, (G,): robust accuracy from per-point radii
     (radius 0 = misclassified, never robust; inf = never flipped)."""
-    grid = check_radii(eps, "eps", allow_zero=True).numpy()
+    grid = validate.radii(eps, "eps", allow_zero=True).numpy()
     r = np.asarray(radius.cpu() if isinstance(radius, Tensor) else radius, dtype=np.float64)
     if r.ndim != 1 or r.size == 0:
         raise ValueError(f"radius must be a non-empty 1-D array, got shape {r.shape}")
@@ -97,7 +97,7 @@ def robust_curves(
     """Robust-accuracy curves of one network on labelled mixture data under four attacks:
     their PGD (``exp_loss_pgd``), the cluster-directed paths, the universal direction, and (``generic``) the
     book's DeepFool + minimum-norm PGD. Line searches run on ``search_radii`` (default: 0.01 to 2 by 0.01)."""
-    grid = check_radii(eps, "eps", allow_zero=True)
+    grid = validate.radii(eps, "eps", allow_zero=True)
     radii = line_radii(2.0, 200) if search_radii is None else search_radii
     X, y = data.X, data.y
     out: dict[str, Tensor] = {}
@@ -124,7 +124,7 @@ def digits_curves(
 ) -> RobustCurves:
     """Robust-accuracy curves of a real-data network under APGD-CE (``apgd``) and the book's DeepFool +
     minimum-norm PGD (no box), in the l-infinity or l2 norm."""
-    grid = check_radii(eps, "eps", allow_zero=True)
+    grid = validate.radii(eps, "eps", allow_zero=True)
     flipped = {APGD_NAME: apgd(score, X, y, grid, norm=norm, max_iter=max_iter, bounds=bounds, seed=seed).cpu().numpy()}
     r = min_norm(score, X, y, norm=norm, seed=seed)["best"].radius
     flipped[MIN_NORM_NAME] = (r[None] <= grid.to(r)[:, None]).cpu().numpy()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import _validate as check
+from . import _validate as validate
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def fit_power_law(
     for col in (x, y, group):
         if col not in table.columns:
             raise ValueError(f"column {col!r} is not in the table; columns are {list(table.columns)}")
-    boot = check.positive_int("boot", boot)
+    boot = validate.positive_int("boot", boot)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     clean = table[[x, y, group]].dropna()

@@ -202,7 +202,7 @@ def _read_notebook(path: Path):
         raise SpecError(f"notebook {path} cannot be read: {err}") from err
 
 
-def _check_type(name: str, value: Any, default: Any) -> str | None:
+def _validate_type(name: str, value: Any, default: Any) -> str | None:
     """Why ``value`` cannot stand for a parameter whose default is ``default`` (None when it can)."""
     if default is None:  # the default is not a literal: the notebook accepts any value
         return None
@@ -251,20 +251,20 @@ def load_spec(path: str | Path) -> Spec:
         raise fail(f"grid must be a non-empty mapping of parameter names to lists, got {grid!r}", "grid")
     if not isinstance(fixed, dict):
         raise fail(f"parameters must be a mapping of names to values, got {fixed!r}", "parameters")
-    _check_grid(grid, fixed, fail)
+    _validate_grid(grid, fixed, fail)
     try:
         defaults = notebook_defaults(notebook)
     except SpecError as err:
         raise fail(str(err), "notebook") from err
     if METRICS_PARAMETER not in defaults:
         raise fail(f"the parameters cell of {notebook.name} must define {METRICS_PARAMETER} = None", "notebook")
-    _check_values(grid, fixed, defaults, fail)
+    _validate_values(grid, fixed, defaults, fail)
     files = _spec_files(raw.get("files"), path, fail)
     output = (path.parent / raw.get("output", path.stem)).resolve()
     return Spec(notebook=notebook, output=output, parameters=fixed, grid=grid, defaults=defaults, files=files)
 
 
-def _check_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callable[..., SpecError]) -> None:
+def _validate_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callable[..., SpecError]) -> None:
     """Every grid value a non-empty list of distinct values, no name both fixed and swept, a grid of bounded size."""
     for name, values in grid.items():
         if not isinstance(values, list) or not values:
@@ -285,7 +285,7 @@ def _check_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callabl
         raise fail(f"the grid has {size} points ({shape}), more than the {MAX_POINTS} a sweep runs: split it", "grid")
 
 
-def _check_values(
+def _validate_values(
     grid: dict[str, list[Any]], fixed: dict[str, Any], defaults: dict[str, Any], fail: Callable[..., SpecError]
 ) -> None:
     """Every name one of the notebook's parameters, every value of its default's type."""
@@ -298,10 +298,10 @@ def _check_values(
                 )
     for name, values in grid.items():
         for value in values:
-            if (why := _check_type(name, value, defaults[name])) is not None:
+            if (why := _validate_type(name, value, defaults[name])) is not None:
                 raise fail(why, "grid", name)
     for name, value in fixed.items():
-        if (why := _check_type(name, value, defaults[name])) is not None:
+        if (why := _validate_type(name, value, defaults[name])) is not None:
             raise fail(why, "parameters", name)
 
 
