@@ -24,6 +24,9 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from book_pdf import CHROMIUM_FLAGS  # noqa: E402 (tools/ is not a package)
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
@@ -48,15 +51,6 @@ PROOF_BOXES = (
 MATHJAX_CDN = re.compile(
     r"cdn\.jsdelivr\.net|mathjax@|cdnjs\.cloudflare\.com/ajax/libs/mathjax|polyfill\.io", re.IGNORECASE
 )
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -531,10 +525,8 @@ def test_phone_width_has_no_horizontal_scroll(book_html, chromium, doc):
 @pytest.mark.slow
 def test_pdf_holds_every_chapter_and_figure(book_html, chromium, tmp_path):
     """`make pdf`: one PDF with every chapter title and at least as many images as the HTML has figures."""
-    from pypdf import PdfReader
-
-    sys.path.insert(0, str(ROOT / "tools"))
     import book_pdf
+    from pypdf import PdfReader
 
     reader = PdfReader(book_pdf.build_pdf(book_html, tmp_path / "book.pdf"))
 

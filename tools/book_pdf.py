@@ -25,8 +25,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--no-pdf-header-footer",
-]
+]  # headless, and none of the background traffic that a closed network refuses (tests/test_book.py uses them too)
 
 
 def toc_pages(toc: dict) -> list[str]:
@@ -51,6 +50,7 @@ def print_page(browser: str, page: Path, out: Path, budget_ms: int) -> None:
             [
                 browser,
                 *CHROMIUM_FLAGS,
+                "--no-pdf-header-footer",
                 f"--user-data-dir={profile}",
                 f"--virtual-time-budget={budget_ms}",
                 f"--print-to-pdf={out}",
