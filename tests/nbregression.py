@@ -16,6 +16,7 @@ The plugin also
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -244,7 +245,7 @@ def _keep_fresh_outputs(item, ran) -> None:
         runs[item.cell_num] = item.test_outputs
     code = [cell for cell in item.parent.nb.cells if cell.cell_type == "code"]
     if item.cell_num == len(code) - 1 and len(runs) == len(code):
-        nb = nbformat.from_dict(json.loads(json.dumps(item.parent.nb)))
+        nb = copy.deepcopy(item.parent.nb)
         for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
             cell.outputs, cell.execution_count = runs[number], number + 1
         executed_notebooks(item.config)[Path(str(item.parent.fspath)).resolve()] = nb

@@ -1,6 +1,9 @@
 """The gradient-flow engine: schedules agree with the flow, margins behave as theory says, errors are clear."""
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -245,11 +248,6 @@ print(json.dumps({"same_bits": all(torch.equal(again.params[k], first.params[k])
 
 def run_settings(threads: tuple[int, ...], **env: str) -> dict:
     """Train the same network in a fresh process under `env` on each thread count, and the last one again."""
-    import json
-    import os
-    import subprocess
-    import sys
-
     out = subprocess.run(
         [sys.executable, "-c", SETTINGS_SCRIPT, *map(str, threads)],
         env=dict(os.environ, **env),

@@ -96,17 +96,17 @@ def _closest_flip(
     # The minimizer lies in the span of the constraint normals: solve in an orthonormal basis Q of it (<= count + 1 dims).
     Q = np.linalg.qr(np.vstack([W[free], G[on].sum(0)]).T)[0]
     Wq, gq = W[free] @ Q, g @ Q
-    best = None
+    best, found = ball, False
     for i in np.argsort(bound, kind="stable"):
-        if bound[i] >= (ball if best is None else best):
+        if bound[i] >= best:
             break
         z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i])
-        if z is None or not np.linalg.norm(z) < (ball if best is None else best):
+        if z is None or not np.linalg.norm(z) < best:
             continue
         moved = W @ (xn + Q @ z) + b  # the minimiser must flip the point: one forward pass of the network
         if y * float(v @ np.maximum(moved, 0)) <= FLIP_TOL * margin:
-            best = float(np.linalg.norm(z))
-    return best
+            best, found = float(np.linalg.norm(z)), True
+    return best if found else None
 
 
 def exact_distance(
