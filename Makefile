@@ -23,8 +23,18 @@ $(STAMP): requirements/ci.txt pyproject.toml
 
 venv: $(STAMP)  ## create .venv with the pinned stack and the package
 
-test: $(STAMP)  ## run the whole test suite
-	$(PY) -m pytest
+# make test runs in two steps: every test but those of the built book in TEST_WORKERS processes (pytest-xdist, one
+# file or chapter per process at a time, one thread each so that the processes do not oversubscribe the cores),
+# each chapter leaving its executed notebook in $(EXECUTED); then the book is built from those notebooks (no
+# chapter runs twice) and its tests run. Plain `pytest` runs everything in one process, in the same order.
+TEST_WORKERS ?= auto
+EXECUTED := _build/.executed
+
+test: $(STAMP)  ## run the whole test suite (chapters in parallel, then the built book)
+	rm -rf $(EXECUTED)
+	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not book"
+	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) $(PY) -m pytest -m book
 
 book: $(STAMP)  ## build the HTML book from scratch into _build/html
 	rm -rf _build

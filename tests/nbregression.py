@@ -214,9 +214,19 @@ def _setup_with_settings(self) -> None:
 EXECUTED = pytest.StashKey[dict]()
 
 
+# A folder shared by the test processes: `make test` runs the chapters in parallel (pytest-xdist), each process
+# writes the chapters it executed here, and the later run of the tests marked `book` builds from them.
+EXECUTED_DIR = "NBREGRESSION_EXECUTED"
+
+
 def executed_notebooks(config: pytest.Config) -> dict[Path, nbformat.NotebookNode]:
-    """Notebooks whose every code cell ran in this session without error, with their fresh outputs."""
-    return config.stash.get(EXECUTED, {})
+    """Notebooks whose every code cell ran without error, with their fresh outputs: this session's, and those
+    other processes left in $NBREGRESSION_EXECUTED."""
+    found = dict(config.stash.get(EXECUTED, {}))
+    if folder := os.environ.get(EXECUTED_DIR):
+        for path in sorted(Path(folder).glob("*.ipynb")):
+            found.setdefault(config.rootpath / "chapters" / path.name, nbformat.read(path, as_version=4))
+    return found
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -226,8 +236,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """Chapters first, so that the book build (tests/test_book.py) can reuse their executions."""
+    """Chapters first, so that the book build (tests/test_book.py) can reuse their executions; tests of the built
+    book are marked `book`, so that a parallel run can leave them to a later one (see the Makefile)."""
     items.sort(key=lambda item: not isinstance(item, nbval.IPyNbCell))
+    for item in items:
+        if "book_html" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.book)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -248,4 +262,8 @@ def _keep_fresh_outputs(item, ran) -> None:
         nb = copy.deepcopy(item.parent.nb)
         for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
             cell.outputs, cell.execution_count = runs[number], number + 1
-        executed_notebooks(item.config)[Path(str(item.parent.fspath)).resolve()] = nb
+        path = Path(str(item.parent.fspath)).resolve()
+        item.config.stash[EXECUTED][path] = nb
+        if folder := os.environ.get(EXECUTED_DIR):
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            nbformat.write(nb, Path(folder) / path.name)

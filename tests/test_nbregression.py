@@ -178,3 +178,19 @@ def test_nbval_with_the_plugin_passes_and_fails_the_right_cells(tmp_path):
 def test_foreign_settings_name_real_chapters():
     for chapter in FOREIGN_SETTINGS:
         assert (ROOT / "chapters" / f"{chapter}.ipynb").is_file()
+
+
+def test_chapters_executed_by_other_processes_are_found_in_the_shared_folder(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from tests.nbregression import EXECUTED_DIR, executed_notebooks
+
+    config = SimpleNamespace(stash={}, rootpath=ROOT)
+    monkeypatch.delenv(EXECUTED_DIR, raising=False)
+    assert executed_notebooks(config) == {}
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, tmp_path / "setting.ipynb")
+    monkeypatch.setenv(EXECUTED_DIR, str(tmp_path))
+    found = executed_notebooks(config)
+    assert list(found) == [ROOT / "chapters" / "setting.ipynb"]
+    assert found[ROOT / "chapters" / "setting.ipynb"].cells[0].source == "1 + 1"
