@@ -36,9 +36,9 @@ test: $(STAMP)  ## run the whole test suite (chapters in parallel, then the buil
 		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not book"
 	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) $(PY) -m pytest -m book
 
-book: $(STAMP)  ## build the HTML book from scratch into _build/html
+book: $(STAMP)  ## build the HTML book from scratch into _build/html (chapters executed in parallel first)
 	rm -rf _build
-	$(VENV)/bin/jupyter-book build . -W -n --keep-going
+	$(PY) tools/build_book.py
 
 bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and Markdown); bench-book runs last
 	$(PY) benchmarks/bench_engine.py --device auto

@@ -158,46 +158,15 @@ def test_mathjax_is_vendored():
 # The built book
 
 
-def cached_config(folder: Path, executed: dict[Path, nbformat.NotebookNode]) -> tuple[Path, int]:
-    """A copy of _config.yml whose build takes each chapter's outputs from `executed` (a jupyter-cache).
-
-    nbval has just executed these chapters in this session and compared them with their stored outputs, so
-    the build shows those outputs instead of executing every chapter a second time. A chapter that is not in
-    `executed`, or whose code differs, misses the cache and is executed by the build as usual.
-    """
-    from jupyter_cache import get_cache
-    from jupyter_cache.base import CacheBundleIn
-    from myst_nb.core.read import read_myst_markdown_notebook
-
-    cache = get_cache(str(folder / "jupyter_cache"))
-    cached = 0
-    for ipynb, fresh in executed.items():
-        md = ipynb.with_suffix(".md")
-        nb = read_myst_markdown_notebook(md.read_text(), path=md)  # the notebook exactly as myst-nb reads it
-        code = [cell for cell in nb.cells if cell.cell_type == "code"]
-        ran = [cell for cell in fresh.cells if cell.cell_type == "code"]
-        if [cell.source for cell in code] != [cell.source for cell in ran]:
-            continue
-        for cell, done in zip(code, ran):
-            cell.outputs, cell.execution_count = done.outputs, done.execution_count
-        cache.cache_notebook_bundle(CacheBundleIn(nb, str(md)), check_validity=False, overwrite=True)
-        cached += 1
-    config = dict(
-        CONFIG, execute=dict(CONFIG["execute"], execute_notebooks="cache", cache=str(folder / "jupyter_cache"))
-    )
-    path = folder / "_config.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path, cached
-
-
 @pytest.fixture(scope="session")
 def book_html(tmp_path_factory, request) -> Path:
     """The HTML folder of a finished build: BOOK_HTML if set, otherwise a fresh -W -n build in a temp folder.
 
-    The build reuses the chapters that nbval executed earlier in this session (tests/nbregression.py runs
-    them first), so `make test` executes each chapter once; run alone, this fixture executes them all.
+    The build (tools/build_book.py) reuses the chapters that nbval executed earlier in this session or in the
+    parallel run before it (tests/nbregression.py), so `make test` executes each chapter once; run alone, this
+    fixture executes them all, in parallel.
     """
-    from tests.nbregression import executed_notebooks
+    from tests.nbregression import EXECUTED_DIR, executed_notebooks
 
     given = os.environ.get("BOOK_HTML")
     if given:
@@ -205,27 +174,15 @@ def book_html(tmp_path_factory, request) -> Path:
         if not (html / "index.html").is_file():
             pytest.fail(f"BOOK_HTML={given} has no index.html: build the book first (make book)")
         return html
-    exe = Path(sys.executable).with_name("jupyter-book")
     out = tmp_path_factory.mktemp("book")
-    cmd = [
-        str(exe) if exe.exists() else "jupyter-book",
-        "build",
-        str(ROOT),
-        "-W",
-        "-n",
-        "--keep-going",
-        "--path-output",
-        str(out),
-    ]
-    cached = 0
-    if executed := executed_notebooks(request.config):
-        config, cached = cached_config(tmp_path_factory.mktemp("config"), executed)
-        cmd += ["--config", str(config)]
-    run = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+    executed = Path(os.environ.get(EXECUTED_DIR) or tmp_path_factory.mktemp("executed"))
+    for ipynb, nb in executed_notebooks(request.config).items():
+        if not (executed / ipynb.name).exists():
+            nbformat.write(nb, executed / ipynb.name)
+    cmd = [sys.executable, str(ROOT / "tools" / "build_book.py"), "--executed", str(executed)]
+    run = subprocess.run([*cmd, "--path-output", str(out)], capture_output=True, text=True, timeout=1800)
     if run.returncode != 0:
-        pytest.fail(f"jupyter-book build failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}")
-    reused = run.stdout.count("Using cached notebook")
-    assert reused == cached, f"the build executed {cached - reused} chapter(s) that nbval had just executed"
+        pytest.fail(f"tools/build_book.py failed ({run.returncode}):\n{run.stdout[-6000:]}\n{run.stderr[-6000:]}")
     html = out / "_build" / "html"
     assert (html / "index.html").is_file()
     return html

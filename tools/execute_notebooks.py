@@ -14,14 +14,8 @@ import time
 from pathlib import Path
 
 import nbformat
+from build_book import paired_chapters  # tools/ is this script's folder
 from nbclient import NotebookClient
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def paired_chapters() -> list[Path]:
-    """The chapters that are notebooks: MyST files with a jupytext header."""
-    return sorted(p for p in (ROOT / "chapters").glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
 def execute(md: Path, timeout: int, out: Path | None = None) -> float:
