@@ -99,8 +99,8 @@ def figure_cells(md: Path) -> list:
 
 @pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.stem)
 def test_figures_have_captions_and_alt_text(md):
-    """Every figure cell carries a caption that says what to see, alt text, and a name (hence a number)
-    unless it draws several figures (one name may label only one figure)."""
+    """Every figure cell draws one figure and carries a caption that says what to see, alt text, and a name
+    (hence a number): a cell that draws several repeats its one caption under each."""
     for cell in figure_cells(md):
         opts = cell.metadata.get("mystnb", {})
         caption = opts.get("figure", {}).get("caption", "")
@@ -109,10 +109,8 @@ def test_figures_have_captions_and_alt_text(md):
         assert len(caption.split()) >= 8, f"{where} needs a caption (mystnb.figure.caption)"
         assert len(alt.split()) >= 5, f"{where} needs alt text (mystnb.image.alt)"
         several = cell.source.count("plt.show()") > 1 or re.search(r"^\s+plt\.show\(\)", cell.source, re.MULTILINE)
-        if several:
-            assert "name" not in opts["figure"], f"{where} draws several figures: one name cannot label them all"
-        else:
-            assert opts["figure"].get("name", "").startswith("fig-"), f"{where} needs a name fig-... (a number)"
+        assert not several, f"{where} draws several figures: split it, one figure (and caption) per cell"
+        assert opts["figure"].get("name", "").startswith("fig-"), f"{where} needs a name fig-... (a number)"
 
 
 def test_figure_names_are_unique():

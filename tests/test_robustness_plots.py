@@ -51,3 +51,25 @@ def test_labelled_series_draws_seed_means_and_reference_lines():
     assert ax.get_lines()[0].get_ydata()[0] == 0.7  # the reference line, drawn first
     np.testing.assert_allclose(ax.get_lines()[1].get_ydata(), [0.5, 0.5])  # means over seeds
     plt.close(fig)
+
+
+def test_alignment_milestones_draws_one_heat_map_per_milestone_in_one_figure():
+    from implicit_bias.alignment import Phases
+
+    phases = Phases(
+        epoch=np.array([0, 5, 10, 60]),
+        norm=np.array([1e-5, 6e-5, 4e-3, 5.0]),
+        centre=np.array([0.1, 0.6, 0.97, 0.99]),
+        class_sum=np.array([0.1, 0.2, 0.3, 0.4]),
+    )
+    snapshots = {e: np.full((3, 2), e / 60) for e in (0, 5, 10, 60)}
+    axes = plots.alignment_milestones(phases, snapshots, ["a", "b"], "centre", "p = 3")
+    assert [ax.get_title() for ax in axes] == [
+        "p = 3, epoch 0, ‖W‖ = 1e-05",
+        "p = 3, epoch 5, ‖W‖ = 6e-05",
+        "p = 3, epoch 10, ‖W‖ = 4e-03",
+        "p = 3, epoch 60, ‖W‖ = 5e+00",
+    ]
+    np.testing.assert_allclose(axes[2].images[0].get_array(), snapshots[10])
+    assert len({ax.figure for ax in axes}) == 1 and len(axes[0].figure.axes) == 5  # four maps, one colour bar
+    plt.close(axes[0].figure)

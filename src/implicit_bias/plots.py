@@ -10,6 +10,7 @@ import numpy as np
 from cycler import cycler
 from matplotlib.axes import Axes
 
+from .alignment import Phases
 from .flow import History
 from .kkt import KKTReport
 
@@ -255,6 +256,27 @@ def cosine_heatmap(
     if colorbar:
         ax.figure.colorbar(im, ax=ax, fraction=0.05, label="cosine")
     return ax
+
+
+def cosine_heatmaps(Cs: dict[str, np.ndarray], columns: Sequence[str], height: float = 3.6) -> np.ndarray:
+    """A row of cosine heat maps, one per title, sharing one colour bar: one figure of its own."""
+    fig, axes = plt.subplots(1, len(Cs), figsize=(2.9 * len(Cs), height), squeeze=False)
+    for ax, (title, C) in zip(axes[0], Cs.items()):
+        cosine_heatmap(C, columns, title, ax=ax, colorbar=False)
+    fig.tight_layout()
+    fig.colorbar(axes[0, -1].images[0], ax=list(axes[0]), fraction=0.02, label="cosine")
+    return axes[0]
+
+
+def alignment_milestones(
+    phases: Phases, snapshots: dict[int, np.ndarray], columns: Sequence[str], kind: str, label: str
+) -> np.ndarray:
+    """The neurons' cosine heat maps at the milestones of the alignment (``Phases.milestones(kind)``): the
+    start, the first weighted cosine above 0.5 and above 0.95, and the end, each titled with epoch and norm."""
+    epochs = {int(phases.epoch[i]): phases.norm[i] for i in phases.milestones(kind)}
+    return cosine_heatmaps(
+        {f"{label}, epoch {e}, ‖W‖ = {norm:.0e}": snapshots[e] for e, norm in epochs.items()}, columns
+    )
 
 
 def contribution_profile(contributions: dict[str, np.ndarray], ax: Axes | None = None, top: int = 60) -> Axes:

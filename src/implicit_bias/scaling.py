@@ -1,8 +1,10 @@
-"""Scaling laws from sweep tables: power-law fits with bootstrap confidence intervals over seeds."""
+"""Scaling laws from sweep tables: power-law fits with bootstrap confidence intervals over seeds, and the
+value of one claim's quantity over a committed sweep (the claims ledger's "value at sweep scale")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -63,8 +65,6 @@ def fit_power_law(
 
 def load_table(name: str, root: str = "..") -> pd.DataFrame:
     """A committed sweep table, sweeps/results/<name>/table.csv under the repository root ``root``."""
-    from pathlib import Path
-
     path = Path(root) / "sweeps" / "results" / name / "table.csv"
     if not path.exists():
         raise FileNotFoundError(
@@ -86,3 +86,74 @@ def by_seed(table: pd.DataFrame, x: str, y: str, *, group: str = "seed") -> tupl
     if wide.isna().any().any():
         raise ValueError(f"some ({x!r}, {group!r}) pairs have no {y!r}: the grid is incomplete")
     return wide.index.to_numpy(), wide.to_numpy(dtype=float)
+
+
+@dataclass(frozen=True)
+class SweepValue:
+    """One column of a committed sweep table over the runs a filter keeps: median and range, and where from."""
+
+    sweep: str  # the table's name under sweeps/results/ (its spec is sweeps/book/<sweep>.yaml)
+    column: str
+    where: str  # the pandas query that picked the runs ("" for every run)
+    grid: str  # the spec's grid and fixed parameters, as text
+    runs: int
+    median: float
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.median:.3g} (range {self.low:.3g} to {self.high:.3g}, {self.runs} runs)"
+
+
+def _grid_text(name: str, root: str) -> str:
+    """The grid of sweeps/book/<name>.yaml as text, e.g. "d ∈ {100, 400} × seed ∈ {0, 1}; m = 64"."""
+    from .sweep import load_spec
+
+    spec = load_spec(Path(root) / "sweeps" / "book" / f"{name}.yaml")
+    if spec.output != (Path(root) / "sweeps" / "results" / name).resolve():
+        raise ValueError(f"sweeps/book/{name}.yaml writes to {spec.output}, not to sweeps/results/{name}")
+    grid = " × ".join(f"{key} ∈ {{{', '.join(map(str, values))}}}" for key, values in spec.grid.items())
+    fixed = ", ".join(f"{key} = {value}" for key, value in spec.parameters.items())
+    return f"{grid}; {fixed}" if fixed else grid
+
+
+def sweep_value(sweep: str, column: str, where: str = "", root: str = "..") -> SweepValue:
+    """Median and range of ``column`` of a committed sweep over its runs (those ``where`` keeps, a pandas
+    query such as "d / k >= 16"): a chapter's claim measured at the sweep's scale."""
+    table = load_table(sweep, root)
+    if column not in table.columns:
+        raise ValueError(f"column {column!r} is not in sweep {sweep!r}; columns are {list(table.columns)}")
+    try:
+        rows = table.query(where) if where else table
+    except Exception as err:  # pandas raises many kinds for a bad expression
+        raise ValueError(f"where={where!r} is not a query on the columns of sweep {sweep!r}: {err}") from err
+    values = rows[column].dropna().astype(float)
+    if values.empty:
+        raise ValueError(f"where={where!r} keeps no run of sweep {sweep!r} with a value of {column!r}")
+    return SweepValue(
+        sweep=sweep,
+        column=column,
+        where=where,
+        grid=_grid_text(sweep, root),
+        runs=len(values),
+        median=float(values.median()),
+        low=float(values.min()),
+        high=float(values.max()),
+    )
+
+
+def sweep_scale(claims: dict[str, tuple[str, str, str]], root: str = "..") -> pd.DataFrame:
+    """The claims ledger's sweep-scale table: for each claim, the (sweep, column, where) that measures its
+    quantity, its median and range over the sweep's runs, and which sweep at what grid."""
+    rows = []
+    for claim, (sweep, column, where) in claims.items():
+        value = sweep_value(sweep, column, where, root)
+        runs = f"{column} over the runs with {where}" if where else f"{column} over every run"
+        rows.append(
+            {
+                "claim": claim,
+                "value at sweep scale: median (range)": str(value),
+                "sweep, quantity and grid": f"{sweep}: {runs}; grid {value.grid}",
+            }
+        )
+    return pd.DataFrame(rows).set_index("claim")
