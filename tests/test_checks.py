@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from implicit_bias import checks, claims, data, network
+from implicit_bias import checks, claims, constructions, data, exact, experiments, network, perturbations
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,158 @@ def _cases() -> dict[str, Case]:
     }
 
 
-CASES = _cases()
+# Helper B's chapters: nearly_orthogonal, nonrobustness, robust_networks. -----------------------------------
+
+
+def _vardi_r50(d: int, n: int) -> float:
+    """r50 / sqrt(d/n) along z-hat of a small network trained on n sphere points in R^d."""
+    t = experiments.train_sphere_network(n, d, 32, steps=300, seed=0)
+    return experiments.vardi_flip_profile(t).r50 / math.sqrt(d / n)
+
+
+def _nearly_orthogonal_good() -> dict[str, Any]:
+    """The nearly_orthogonal chapter's measurements at d = 200, n = 10, 20 (d/n >= 10: the regime)."""
+    d, ns = 200, [10, 20]
+    runs = {n: experiments.vardi_robustness(n, d, 32, steps=300, seed=0) for n in ns}
+    report = exact.robustness_report(*runs[10].robust, runs[10].trained.train.X, runs[10].trained.train.y)
+    half = math.sqrt(d) / 2
+    return {
+        "d": d,
+        "ns": ns,
+        "r50_over_scale": [runs[n].along_z.r50 / math.sqrt(d / n) for n in ns],
+        "fit_acc": min(float(runs[n].trained.result.history.train_acc[-1].min()) for n in ns),
+        "certified_over_half": [float(runs[n].certified.median()) / half for n in ns],
+        "robust_attacked": torch.cat([runs[n].robust_attacked for n in ns]),
+        "certified": torch.cat([runs[n].certified for n in ns]),
+        "exact_over_half": float(report.exact.nanmedian()) / half,
+        "n_exact_max": 16,
+        "exact_lower_over_half": float(report.lower.median()) / half,
+    }
+
+
+def _undertrained_accuracy() -> float:
+    """Training accuracy of a network stopped after one step of gradient flow: it has not fitted the labels."""
+    t = experiments.train_sphere_network(40, 200, 32, steps=1, seed=0)
+    return float(t.result.history.train_acc[-1].min())
+
+
+def _frei_good() -> dict[str, Any]:
+    """The nonrobustness chapter's measurements at d = 100, k = 4 (d/k = 25) and its exact bracket on a width-16
+    network; also the raw pieces the mistakes corrupt."""
+    t = experiments.train_cluster_network(100, 4, 32, n_per_cluster=8, steps=1000, n_test=200, seed=0)
+    small = experiments.train_cluster_network(100, 4, 16, n_per_cluster=8, steps=1000, n_test=6, seed=0)
+    report = exact.robustness_report(small.net, small.params, small.test.X, small.test.y)
+    return {
+        "r50_over_scale": [experiments.universal_flip_profile(t).r50 / experiments.sqrt_d_over_k(100, 4)],
+        "fit_acc": float(t.result.history.train_acc[-1].min()),
+        "test_error": float(t.test_error().max()),
+        "lower": report.lower,
+        "exact": report.exact,
+        "best_attack": report.upper["best"],
+        "scale": experiments.sqrt_d_over_k(100, 4),
+    }
+
+
+def _frei_out_of_regime() -> tuple[float, float]:
+    """r50 / sqrt(d/k) and the test error at d = k = 16 (d/k = 1: outside the scaling regime)."""
+    t = experiments.train_cluster_network(16, 16, 32, n_per_cluster=8, steps=300, n_test=300, seed=0)
+    return experiments.universal_flip_profile(t).r50 / experiments.sqrt_d_over_k(16, 16), float(t.test_error().max())
+
+
+def _robust_good() -> dict[str, Any]:
+    """The robust_networks chapter's measurements at d = 400, k = 16 (100 test points), with N*'s exact bracket
+    taken on the k = 4 mixture (width 4: fast to solve); also the certificate-based gap, a mistake."""
+    d, k = 400, 16
+    fr = experiments.frei_robustness(d, k, 16, steps=300, n_test=100, n_attack=100, seed=0)
+    mix, test = fr.trained.mixture, fr.trained.test
+    reach = perturbations.line_radii(2 * math.sqrt(d), 200, like=test.X)
+    sub = data.Dataset(test.X[:20], test.y[:20], test.cluster[:20])
+    nearest = perturbations.cluster_path_radius(constructions.nearest_mean(mix), sub, mix, reach)
+    small = data.cluster_mixture(100, 4, 1.0, seed=0)
+    pts = small.sample(6, seed=1)
+    report = exact.robustness_report(*constructions.frei_network(small), pts.X, pts.y)
+    theory = experiments.construction_over_flip_scale(k)
+    return {
+        "d": d,
+        "k": k,
+        "error": fr.error,
+        "certified": fr.certified,
+        "attacked": fr.attacked["best"].radius,
+        "report_bounds": (report.lower, report.exact, report.upper["best"]),
+        "gap_over_theory": [float(fr.attacked["best"].radius.median()) / fr.universal.r50 / theory],
+        "nearest_over_optimum": float(nearest.median()) / math.sqrt(d / 2),
+        "cert_gap_over_theory": [float(fr.certified.median()) / fr.universal.r50 / theory],
+        "nearest_over_sqrt_d": float(nearest.median()) / math.sqrt(d),
+        "wrong_means_error": experiments.score_error(
+            perturbations.net_score(*constructions.frei_network(data.cluster_mixture(d, k, 1.0, seed=1))), test
+        ),
+    }
+
+
+def _b_cases() -> dict[str, Case]:
+    """The Cases of nearly_orthogonal, nonrobustness and robust_networks (pieces only the mistakes use are
+    split off the measurements first)."""
+    no = _nearly_orthogonal_good()
+    no_lower = no.pop("exact_lower_over_half")
+    fr = _frei_good()
+    fr_r50_out, fr_error_out = _frei_out_of_regime()
+    rn = _robust_good()
+    rn_extra = {key: rn.pop(key) for key in ("cert_gap_over_theory", "nearest_over_sqrt_d", "wrong_means_error")}
+    return {
+        "nearly_orthogonal": Case(
+            checks.nearly_orthogonal,
+            no,
+            {
+                # d/n = 1: the points are no longer nearly orthogonal
+                "r50 / sqrt(d/n), every n (min, max)": no | {"r50_over_scale": [_vardi_r50(200, 200)]},
+                "min train accuracy": no | {"fit_acc": _undertrained_accuracy()},
+                # N*'s certificate with the Lipschitz constant 1/sqrt(d) instead of 2/sqrt(d): twice too large
+                "N* median certified radius / (sqrt(d)/2), every n (min, max)": no
+                | {"certified_over_half": [2 * c for c in no["certified_over_half"]]},
+                "min attack / certificate on N*": no | {"certified": 2 * no["certified"]},
+                # an exact solver that returned the certificate
+                "N* median exact distance / (sqrt(d)/2), smallest n": no | {"exact_over_half": no_lower},
+            },
+        ),
+        "nonrobustness": Case(
+            checks.nonrobustness,
+            fr,
+            {
+                # d/k = 1: outside the scaling regime
+                "r50 / sqrt(d/k), every configuration (min, max)": fr | {"r50_over_scale": [fr_r50_out]},
+                "min train accuracy (all configurations)": fr | {"fit_acc": _undertrained_accuracy()},
+                "max test error (all configurations)": fr | {"test_error": fr_error_out},
+                # a solver that gave up on every point
+                "fraction of points solved exactly": fr | {"exact": torch.full_like(fr["exact"], math.nan)},
+                # an attack radius 5% short of the boundary (the last unflipped step reported as the flip)
+                "certificate <= exact <= best attack (fraction of solved points)": fr
+                | {"best_attack": 0.95 * fr["best_attack"]},
+                # the exact distance in units of sqrt(d) instead of sqrt(d/k)
+                "median exact / sqrt(d/k)": fr | {"scale": 2 * fr["scale"]},
+            },
+        ),
+        "robust_networks": Case(
+            checks.robust_networks,
+            rn,
+            {
+                # N* built on another mixture's means
+                "N* test error": rn | {"error": rn_extra["wrong_means_error"]},
+                "median certified radius / (sqrt(d)/2)": rn | {"certified": 2 * rn["certified"]},
+                "min attack / certificate on N*": rn | {"certified": 2 * rn["certified"]},
+                # an overstated certificate: the Lipschitz constant halved
+                "certificate <= exact <= best attack on N* (fraction of solved points)": rn
+                | {"report_bounds": (2 * rn["report_bounds"][0], *rn["report_bounds"][1:])},
+                # the gap measured with the certificate (a lower bound) instead of the attack
+                "max |gap / (sqrt(k)/2) - 1| at k >= 16": rn | {"gap_over_theory": rn_extra["cert_gap_over_theory"]},
+                # the nearest mean's radius in units of sqrt(d) instead of sqrt(d/2)
+                "nearest mean, cluster paths / sqrt(d/2)": rn
+                | {"nearest_over_optimum": rn_extra["nearest_over_sqrt_d"]},
+            },
+        ),
+    }
+
+
+CASES = _cases() | _b_cases()
 MISTAKES = [(chapter, statement) for chapter, case in CASES.items() for statement in case.mistakes]
 
 
@@ -99,3 +250,25 @@ def test_nan_never_holds(chapter):
         if isinstance(value, float):
             built = case.build(**(case.good | {name: math.nan}))
             assert claims.failed(built), f"{chapter}: {name} = nan passed every claim"
+
+
+def test_bracket_fails_on_an_attack_below_the_exact_distance_or_an_overstated_certificate():
+    good = CASES["nonrobustness"].good
+    assert checks.bracket_fraction(good["lower"], good["exact"], good["best_attack"]) == 1.0
+    short = good["best_attack"].clone()
+    short[0] = 0.9 * good["exact"][0]  # one attack radius inside the boundary
+    assert checks.bracket_fraction(good["lower"], good["exact"], short) == pytest.approx(5 / 6)
+    over = good["lower"].clone()
+    over[1] = 1.1 * good["exact"][1]  # one certificate beyond the exact distance
+    assert checks.bracket_fraction(over, good["exact"], good["best_attack"]) == pytest.approx(5 / 6)
+    assert math.isnan(checks.bracket_fraction(good["lower"], torch.full_like(good["exact"], math.nan), short))
+
+
+def test_the_exact_distance_not_computed_is_not_applicable_and_says_why():
+    good = CASES["nearly_orthogonal"].good
+    skipped = claims.verdicts(checks.nearly_orthogonal(**(good | {"n_exact_max": 5, "exact_over_half": math.nan})))
+    assert skipped["N* median exact distance / (sqrt(d)/2), smallest n"] == (
+        "not applicable: not computed: every n > n_exact_max = 5"
+    )
+    computed = claims.verdicts(checks.nearly_orthogonal(**(good | {"exact_over_half": math.nan})))
+    assert computed["N* median exact distance / (sqrt(d)/2), smallest n"] == "FAILS"
