@@ -4,15 +4,28 @@ FAILS; NaN never holds; every claim of every chapter has such a case (the comple
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from implicit_bias import checks, claims, constructions, data, exact, experiments, network, perturbations
+from implicit_bias import (
+    alignment,
+    checks,
+    claims,
+    constructions,
+    data,
+    exact,
+    experiments,
+    network,
+    perturbations,
+    robustness,
+)
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ def _frei_good() -> dict[str, Any]:
         "lower": report.lower,
         "exact": report.exact,
         "best_attack": report.upper["best"],
-        "scale": experiments.sqrt_d_over_k(100, 4),
+        "exact_over_scale": float(report.exact.nanmedian()) / experiments.sqrt_d_over_k(100, 4),
     }
 
 
@@ -196,8 +209,8 @@ def _b_cases() -> dict[str, Case]:
                 # an attack radius 5% short of the boundary (the last unflipped step reported as the flip)
                 "certificate <= exact <= best attack (fraction of solved points)": fr
                 | {"best_attack": 0.95 * fr["best_attack"]},
-                # the exact distance in units of sqrt(d) instead of sqrt(d/k)
-                "median exact / sqrt(d/k)": fr | {"scale": 2 * fr["scale"]},
+                # the exact distance in units of sqrt(d) instead of sqrt(d/k) (k = 4: half the value)
+                "median exact / sqrt(d/k)": fr | {"exact_over_scale": fr["exact_over_scale"] / 2},
             },
         ),
         "robust_networks": Case(
@@ -221,7 +234,81 @@ def _b_cases() -> dict[str, Case]:
     }
 
 
-CASES = _cases() | _b_cases()
+def _sweep_row(sweep: str, **where: float) -> dict[str, str]:
+    """The first row of a committed sweep table matching ``where`` (its measured values, never typed numbers)."""
+    with open(Path(__file__).parents[1] / "sweeps" / "results" / sweep / "table.csv", newline="") as f:
+        return next(r for r in csv.DictReader(f) if all(float(r[key]) == value for key, value in where.items()))
+
+
+def _idealized_prelu(p: float) -> tuple[float, float, float]:
+    """Min & Vidal's idealized F (p = 1) or F^(p): class-sum and single-centre alignment, and their PGD's robust
+    accuracy minus every attack's at radius 0.8 on 20 points (K = 10, K1 = 6, D = 100, alpha = 0.01)."""
+    mix = data.orthonormal_mixture(100, 10, 6, 0.01)
+    net = constructions.idealized(mix, p)
+    summary = alignment.summarize(*net, mix)
+    curves = robustness.robust_curves(
+        perturbations.net_score(*net), mix.sample(20, seed=4), mix, [0.0, 0.8], pgd_iterations=50, pgd_step=0.1
+    )
+    return summary.class_sum_min, summary.centre_min, curves.at(0.8, robustness.PGD_NAME) - curves.at(0.8)
+
+
+def _digits_gain() -> tuple[float, int]:
+    """l_inf robust accuracy at 0.1 of a small p = 3 network minus a p = 1 one on the 8x8 digits, and the number
+    of test digits it is measured on."""
+    digits = data.even_odd("digits", seed=0)
+    rob = {
+        p: experiments.digits_report(
+            p, digits, linf_eps=[0.1], l2_eps=[0.0], apgd_iterations=5, width=16, epochs=3, lr=1e-3, init_scale=1e-2
+        ).linf.at(0.1)
+        for p in (1, 3)
+    }
+    return rob[3] - rob[1], digits.X_test.shape[0]
+
+
+def _prelu_case() -> Case:
+    """The polynomial_relu chapter's claims: radii and train accuracy from the committed minvidal_p sweep (K = 10),
+    alignments and PGD's over-report from the idealized classifiers, the digits gain from small networks."""
+    relu, quadratic, cubic = (_sweep_row("minvidal_p", p=p, seed=0) for p in (1, 2, 3))
+    F_sum, F_centre, F_over = _idealized_prelu(1)
+    F3_sum, F3_centre, F3_over = _idealized_prelu(3)
+    gain, n_digits = _digits_gain()
+    good = {
+        "ps": [1, 2, 3, 4],
+        "K": int(relu["K"]),
+        "relu_radius": float(relu["median_radius"]),
+        "relu_class_sum": F_sum,
+        "prelu_radius": float(cubic["median_radius"]),
+        "prelu_centre": F3_centre,
+        "pgd_over_report": F3_over,
+        "train_acc": min(float(r["train_accuracy"]) for r in (relu, quadratic, cubic)),
+        "digits_p": (1, 3),
+        "digits_gain": gain,
+        "n_digits": n_digits,
+    }
+    # a run whose width-4 network collapsed to one class (committed frei_width record)
+    collapsed = float(_sweep_row("frei_width", m=4, seed=2)["train_accuracy"])
+    return Case(
+        checks.polynomial_relu,
+        good,
+        {
+            # the p = 2 network's radius for the ReLU's: not the 1/sqrt(K) scale
+            "p=1: median flip radius / (1/sqrt(K))": good | {"relu_radius": float(quadratic["median_radius"])},
+            # a ReLU network that had found F^(3)'s single-centre neurons
+            "p=1: class-sum alignment (min over significant neurons)": good | {"relu_class_sum": F3_sum},
+            "p=3: median cluster-directed radius / (sqrt(2)/2)": good
+            | {"prelu_radius": float(quadratic["median_radius"])},
+            # a p = 3 network that had found F's class-sum neurons
+            "p=3: single-centre alignment (min over significant neurons)": good | {"prelu_centre": F_centre},
+            # PGD on the ReLU's F, where it does not over-report
+            "p=3: their PGD minus every attack, robust accuracy at 0.8": good | {"pgd_over_report": F_over},
+            "min train accuracy over p and alpha": good | {"train_acc": collapsed},
+            # the ReLU compared with itself
+            "digits: l_inf robust accuracy, p=3 minus p=1": good | {"digits_gain": 0.0},
+        },
+    )
+
+
+CASES = _cases() | _b_cases() | {"polynomial_relu": _prelu_case()}
 MISTAKES = [(chapter, statement) for chapter, case in CASES.items() for statement in case.mistakes]
 
 
@@ -272,3 +359,13 @@ def test_the_exact_distance_not_computed_is_not_applicable_and_says_why():
     )
     computed = claims.verdicts(checks.nearly_orthogonal(**(good | {"exact_over_half": math.nan})))
     assert computed["N* median exact distance / (sqrt(d)/2), smallest n"] == "FAILS"
+
+
+def test_claims_about_a_degree_not_trained_do_not_apply_and_say_why():
+    good = CASES["polynomial_relu"].good
+    only_relu = claims.verdicts(checks.polynomial_relu(**(good | {"ps": [1], "digits_p": (1, 1)})))
+    assert only_relu["p=3: single-centre alignment (min over significant neurons)"] == (
+        "not applicable: p = 3 not among ps = [1]"
+    )
+    assert only_relu["digits: l_inf robust accuracy, p=1 minus p=1"] == "not applicable: one degree only (ps = [1])"
+    assert only_relu["p=1: median flip radius / (1/sqrt(K))"] == "holds"
