@@ -119,8 +119,8 @@ def _undertrained_accuracy() -> float:
 
 
 def _frei_good() -> dict[str, Any]:
-    """The nonrobustness chapter's measurements at d = 100, k = 4 (d/k = 25) and its exact bracket on a width-16
-    network; also the raw pieces the mistakes corrupt."""
+    """The nonrobustness chapter's measurements at d = 100, k = 4 (d/k = 25), with the exact bracket of a width-16
+    network on 6 test points."""
     t = experiments.train_cluster_network(100, 4, 32, n_per_cluster=8, steps=1000, n_test=200, seed=0)
     small = experiments.train_cluster_network(100, 4, 16, n_per_cluster=8, steps=1000, n_test=6, seed=0)
     report = exact.robustness_report(small.net, small.params, small.test.X, small.test.y)
