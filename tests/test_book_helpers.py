@@ -1,9 +1,12 @@
 """The chapters' helpers (implicit_bias.book): dtype parameters, rounded numbers and the claim checks."""
 
+import math
+
 import pytest
 import torch
 
 from implicit_bias import book
+from implicit_bias.claims import Claim, at_least, at_most, between, equals, within
 
 
 def test_torch_dtype_maps_the_papermill_string_and_refuses_others():
@@ -18,8 +21,18 @@ def test_fmt_rounds_to_three_digits_and_hides_round_off():
 
 
 def test_check_prints_every_claim_and_raises_on_a_failing_one(capsys):
-    book.check({"a": (1.0, "= 1", True), "longer name": (0.5, "> 1", True)})
+    book.check([Claim("a", 1.0, equals(1.0)), Claim("longer name", 0.5, at_most(1.0, "< 1"))])
     out = capsys.readouterr().out
-    assert "a            1  (= 1: holds)" in out and "longer name  0.5  (> 1: holds)" in out
+    assert "a            1  (= 1: holds)" in out and "longer name  0.5  (< 1: holds)" in out
     with pytest.raises(AssertionError, match=r"claims that do not hold at these parameters: \['b'\]"):
-        book.check({"a": (1.0, "= 1", True), "b": (0.5, "> 1", False)})
+        book.check([Claim("a", 1.0, equals(1.0)), Claim("b", 0.5, at_least(1.0))])
+
+
+def test_check_says_why_a_claim_does_not_apply_and_does_not_raise(capsys):
+    book.check([Claim("exact / theory", math.nan, within(1.0, 0.05), not_applicable="exact solver skipped")])
+    assert "exact / theory  nan  (within 5% of 1: not applicable: exact solver skipped)" in capsys.readouterr().out
+
+
+def test_check_prints_an_interval_as_its_two_ends(capsys):
+    book.check([Claim("exponent", (0.48, 0.53), between(0.4, 0.6))])
+    assert "exponent  [0.48, 0.53]  (in [0.4, 0.6]: holds)" in capsys.readouterr().out

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from . import _validate
+from .claims import Claim, Value, failed
 
 
 def torch_dtype(name: str) -> torch.dtype:
@@ -38,23 +39,25 @@ def fmt(value: float, floor: float = 1e-12) -> str:
 _CHECKS = itertools.count(1)
 
 
-def _measured(value: float) -> str:
-    """A measured value for the ledger: booleans as yes/no (check prints them as 1/0), numbers as fmt does."""
-    return ("yes" if value else "no") if isinstance(value, bool) else fmt(value)
+def measured(value: Value) -> str:
+    """A measured value as printed: a number as fmt does, an interval as [lo, hi]."""
+    if isinstance(value, tuple):
+        return f"[{fmt(value[0])}, {fmt(value[1])}]"
+    return fmt(value)
 
 
-def claims_html(claims: dict[str, tuple[float, str, bool]]) -> str:
+def claims_html(claims: list[Claim]) -> str:
     """The claims of one check as an HTML table (statement, measured value, criterion, verdict)."""
     rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td>{html.escape(_measured(value))}</td><td>{html.escape(criterion)}</td>"
-        f"<td>{'holds' if ok else 'FAILS'}</td></tr>"
-        for name, (value, criterion, ok) in claims.items()
+        f"<tr><td>{html.escape(c.statement)}</td><td>{html.escape(measured(c.value))}</td>"
+        f"<td>{html.escape(c.criterion.text)}</td><td>{html.escape(c.verdict)}</td></tr>"
+        for c in claims
     )
     head = "<tr><th>claim</th><th>measured</th><th>criterion</th><th>verdict</th></tr>"
     return f'<table class="claims-table"><thead>{head}</thead><tbody>{rows}</tbody></table>'
 
 
-def _glue_claims(claims: dict[str, tuple[float, str, bool]]) -> None:
+def _glue_claims(claims: list[Claim]) -> None:
     """Glue the claims table for the book's claims ledger (chapters/claims.md); nothing outside the book."""
     try:
         from IPython.display import HTML
@@ -65,13 +68,12 @@ def _glue_claims(claims: dict[str, tuple[float, str, bool]]) -> None:
     nb_glue("claims" if n == 1 else f"claims_{n}", HTML(claims_html(claims)), display=False)
 
 
-def check(claims: dict[str, tuple[float, str, bool]]) -> None:
-    """Print each checked number (rounded, for stable notebook outputs) with its criterion and glue the table for
-    the claims ledger; fail on any miss."""
-    width = max(map(len, claims))
-    for name, (value, criterion, ok) in claims.items():
-        print(f"{name:<{width}}  {fmt(value)}  ({criterion}: {'holds' if ok else 'FAILS'})")
+def check(claims: list[Claim]) -> None:
+    """Print each claim (rounded, for stable notebook outputs) with its criterion and verdict, glue the table for
+    the claims ledger, and fail if any claim FAILS (one that does not apply says why instead)."""
+    width = max(len(c.statement) for c in claims)
+    for c in claims:
+        print(f"{c.statement:<{width}}  {measured(c.value)}  ({c.criterion.text}: {c.verdict})")
     _glue_claims(claims)
-    failed = [name for name, (_, _, ok) in claims.items() if not ok]
-    if failed:
-        raise AssertionError(f"claims that do not hold at these parameters: {failed}")
+    if failed(claims):
+        raise AssertionError(f"claims that do not hold at these parameters: {failed(claims)}")
