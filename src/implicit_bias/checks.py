@@ -186,14 +186,14 @@ def generalization(
 # Exponents are checked through their 95% bootstrap intervals over seeds: both ends must lie within the bound of
 # the theory's value. Frei: r50 / sqrt(d/k) stays in 0.99-1.02 over the sweep; a drift of 8% across its factor 64
 # in d/k would move the exponent by ln(1.08) / ln(64) = 0.02, the bound (interval 0.496-0.501). Outside the
-# regime, at d/k from 1 to 4, the exponent is about 0.35.
+# regime, at d/k from 1 to 4 (small networks), the interval lies near 0.2-0.35.
 FREI_EXPONENT_TOL = 0.02
 # Width: r50 moves by 2% from width 4 to 1024 (interval 0.0012-0.0025); the bound 0.01 is a 6% drift over
 # the factor 256.
 WIDTH_EXPONENT_TOL = 0.01
 # Vardi: r50 / sqrt(d/n) creeps from 1.03 (d/n = 100) to 1.3 (d/n = 1.6), a finite-n correction that lowers the
 # slope by about ln(1.3 / 1.03) / ln(64) = 0.056 (interval 0.439-0.476, 0.04 wide; at d/n > 4 alone 0.435-0.492):
-# the bound is 0.1. Outside the regime, at d/n from 1 to 4, the interval reaches down to about 0.14.
+# the bound is 0.1. Outside the regime, at d/n from 1 to 4, the interval reaches down to 0.09-0.14.
 VARDI_EXPONENT_TOL = 0.1
 # pReLU: at radius 0.5 a ReLU network (flipping at 1/sqrt(K) = 0.32) is never robust and a p = 3 network
 # (flipping near sqrt(2)/2 = 0.71) always is, on every seed; the bound 0.9 leaves 10% of points to the boundary.
