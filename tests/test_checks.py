@@ -333,3 +333,10 @@ def test_nan_never_holds(chapter):
         if isinstance(value, float):
             built = case.build(**(case.good | {name: math.nan}))
             assert claims.failed(built), f"{chapter}: {name} = nan passed every claim"
+
+
+def test_the_error_bound_says_why_it_does_not_apply_outside_its_regime():
+    case = CASES["generalization"]
+    verdicts = claims.verdicts(case.build(**(case.good | {"d": 32, "ks": [8, 32]})))
+    assert verdicts["max test error at d/k >= 16"] == "not applicable: every d/k < 16, outside the regime of the bound"
+    assert verdicts["max test error over widths"].startswith("not applicable: the widths' d/k < 16")
