@@ -73,9 +73,9 @@ def _softplus_homogeneity() -> float:
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _smallest_step(h: Any, field: str) -> float:
+def _smallest_step(h: Any, name: str) -> float:
     """Smallest relative step of a recorded margin over the records after the data is fitted (run 0)."""
-    s = getattr(h, field)[h.min_margin[:, 0] > 0, 0]
+    s = getattr(h, name)[h.min_margin[:, 0] > 0, 0]
     return float((np.diff(s) / np.abs(s[1:])).min())
 
 
