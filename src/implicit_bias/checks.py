@@ -109,7 +109,7 @@ IDENTITY_ATOL = 1e-9
 ERROR_MAX = 0.005
 REGIME_D_OVER_K = 16.0
 # exp(-c d/k) falls by decades across the chapter's d/k from 4 to 100 (0.038 to none seen in 4000); at d/k from 1
-# to 4, outside the regime, the error falls only 2.3x. At least one decade is the bound.
+# to 4, outside the regime, the error falls only 1.9-2.3x. At least one decade is the bound.
 DECAY_MIN = 10.0
 
 
