@@ -48,10 +48,13 @@ bench: $(STAMP)  ## run the benchmarks; results in benchmarks/results (JSON and 
 bench-book: $(STAMP)  ## time a cold `make book` and `make test` (tens of minutes; results in benchmarks/results/book.*)
 	$(PY) benchmarks/bench_book.py
 
-.PHONY: sync mathjax notebooks macros
+.PHONY: sync mathjax notebooks macros sweeps
 
 notebooks: $(STAMP)  ## re-execute every chapter at its defaults into its committed .ipynb (what nbval checks)
 	$(PY) tools/execute_notebooks.py
+
+sweeps: $(STAMP)  ## re-run every point of the book's sweeps at this commit: tables, records, provenance.json (minutes)
+	for spec in sweeps/book/*.yaml; do $(PY) -m implicit_bias sweep $$spec --rerun --no-progress || exit 1; done
 
 sync: $(STAMP)  ## update each chapter's paired .ipynb from its MyST .md (jupytext --sync)
 	$(VENV)/bin/jupytext --sync $$(grep -l '^jupytext:' chapters/*.md)

@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 from implicit_bias.__main__ import main
 from implicit_bias.sweep import (
     MAX_POINTS,
+    PROVENANCE_FILE,
     OutputError,
     SpecError,
     aggregate,
@@ -287,3 +288,8 @@ def test_committed_tables_are_rebuilt_by_aggregate_unchanged(tmp_path):
         shutil.copytree(spec.output / "records", copy / "records")
         rebuilt = pd.read_csv(aggregate(replace(spec, output=copy)))
         pd.testing.assert_frame_equal(rebuilt, pd.read_csv(spec.output / "table.csv"))
+        # The provenance too, but for its paths, which are relative to the output folder (here a copy).
+        fresh, committed = (json.loads((out / PROVENANCE_FILE).read_text()) for out in (copy, spec.output))
+        assert {k: v for k, v in fresh.items() if k not in ("spec", "notebook")} == {
+            k: v for k, v in committed.items() if k not in ("spec", "notebook")
+        }

@@ -14,6 +14,7 @@ from .sweep import (
     done_ids,
     load_spec,
     point_id,
+    provenance_problems,
     run_sweep,
 )
 
@@ -50,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"count the points done and to run, list the first {SHOWN} to run, and stop",
     )
+    sw.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run every point again, also those done (after a change of the library, which no hash records)",
+    )
     sw.add_argument("--no-progress", action="store_true", help="no progress bar")
     ag = sub.add_parser("aggregate", help="rebuild table.csv from the records of a sweep")
     ag.add_argument("spec", help="the sweep's YAML spec")
@@ -77,8 +83,13 @@ def main(argv: list[str] | None = None) -> int:
                 print(" ", point)
             if spec.size - len(done) > SHOWN:
                 print(f"  ... and {spec.size - len(done) - SHOWN} more")
+            if (spec.output / "table.csv").exists():
+                for problem in provenance_problems(spec):
+                    print("stale:", problem)
             return 0
-        summary = run_sweep(spec, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
+        summary = run_sweep(
+            spec, workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress, rerun=args.rerun
+        )
     except (SpecError, OutputError) as err:
         parser.exit(2, f"error: {err}\n")
     print(

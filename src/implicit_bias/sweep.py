@@ -14,12 +14,17 @@ folder laid out like the client's (so paths relative to the notebook still work)
 the metrics and the executed notebook; the client alone writes them into the output folder, each
 atomically (a temporary file renamed into place). A local process pool and a Dask cluster use this same
 protocol. The record holds the point's parameters, its metrics (what the notebook passed to
-``record_metrics``), status, error, package version, git commit, torch version, device and wall time.
+``record_metrics``), status, error, package version, git commit, the notebook's sha256, torch version,
+device and wall time.
 
 Interrupted at any moment, a sweep loses no completed point; started again, it skips points whose record
-says ``ok`` and runs the rest. A worker that dies in the middle of a point loses nothing either: Dask runs
+says ``ok`` and was made from the notebook as it is now, and runs the rest. A worker that dies in the middle of a point loses nothing either: Dask runs
 the point again elsewhere, or the point is recorded as failed with the cause and the next run finishes it.
 One sweep at a time may write into an output folder (a file lock); a second one is refused.
+
+Next to ``table.csv``, ``provenance.json`` records what the table was made from: the commits its points ran
+at and the sha256 of the spec and of the notebook. ``provenance_problems`` names every way in which a
+committed table no longer matches its inputs (the tests run it on every committed table).
 """
 
 from __future__ import annotations
@@ -49,7 +54,9 @@ METRICS_PARAMETER = "metrics_path"  # the parameter through which a notebook lea
 SPEC_KEYS = {"notebook", "output", "parameters", "grid", "files"}
 MAX_POINTS = 100_000  # a larger grid is a mistake or a job for several specs; refused before anything runs
 MAX_FILES_BYTES = 64 * 2**20  # the files sent with every point; larger data belongs installed on the workers
-PROVENANCE_KEYS = ("package_version", "git_commit", "torch_version", "device")
+PROVENANCE_KEYS = ("package_version", "git_commit", "notebook_sha256", "torch_version", "device")
+PROVENANCE_FILE = "provenance.json"  # next to table.csv: what the table was made from
+UNKNOWN_COMMIT = "unknown"  # a point run outside a git checkout
 TABLE_KEYS = ("id", "status", "error", "wall_time_s", *PROVENANCE_KEYS)
 MISSING_FILE_HINT = (
     "a point runs in a temporary folder on its worker: list the files it reads under 'files:' "
@@ -155,6 +162,7 @@ class Spec:
     grid: dict[str, list[Any]]
     defaults: dict[str, Any] = field(repr=False)
     files: tuple[Path, ...] = ()
+    source: Path | None = None  # the spec file itself, whose hash the table's provenance records
 
     def points(self) -> Iterator[dict[str, Any]]:
         """Every point of the grid, with the fixed parameters, in a stable order."""
@@ -261,7 +269,15 @@ def load_spec(path: str | Path) -> Spec:
     _validate_values(grid, fixed, defaults, fail)
     files = _spec_files(raw.get("files"), path, fail)
     output = (path.parent / raw.get("output", path.stem)).resolve()
-    return Spec(notebook=notebook, output=output, parameters=fixed, grid=grid, defaults=defaults, files=files)
+    return Spec(
+        notebook=notebook,
+        output=output,
+        parameters=fixed,
+        grid=grid,
+        defaults=defaults,
+        files=files,
+        source=path.resolve(),
+    )
 
 
 def _validate_grid(grid: dict[str, list[Any]], fixed: dict[str, Any], fail: Callable[..., SpecError]) -> None:
@@ -347,6 +363,7 @@ class PointTask:
     files: dict[str, bytes]  # relative to the layout's root, which holds the notebook's folder
     cwd: str  # the notebook's folder relative to the layout's root: where the point runs
     git_commit: str | None  # the commit of the client's checkout that holds the notebook
+    notebook_sha256: str  # of the notebook's file as the client read it: ties each record to its source
 
 
 def point_task(spec: Spec) -> PointTask:
@@ -361,7 +378,13 @@ def point_task(spec: Spec) -> PointTask:
         files={str(f.relative_to(root)): f.read_bytes() for f in files},
         cwd=str(spec.notebook.parent.relative_to(root)),
         git_commit=_git_commit(spec.notebook.parent),
+        notebook_sha256=file_sha256(spec.notebook),
     )
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes: what a table's provenance compares with the committed spec and notebook."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -418,7 +441,7 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
     threads = threads or _worker_threads()
     os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
-    provenance = {**_worker_provenance(), "git_commit": task.git_commit}
+    provenance = {**_worker_provenance(), "git_commit": task.git_commit, "notebook_sha256": task.notebook_sha256}
     record: dict[str, Any] = {"id": point_id(point), "parameters": point, **{k: provenance[k] for k in PROVENANCE_KEYS}}
     executed = None
     start = time.perf_counter()
@@ -495,8 +518,9 @@ class SweepSummary:
 
 
 def done_ids(spec: Spec) -> set[str]:
-    """Ids of the grid's points whose record says ok, found from the records folder (not by listing the grid)."""
-    done = set()
+    """Ids of the grid's points whose record says ok and was made from the notebook as it is now (a point of an
+    edited notebook runs again), found from the records folder (not by listing the grid)."""
+    done, notebook = set(), file_sha256(spec.notebook)
     for rec in (spec.output / "records").glob("*.json"):
         try:
             r = json.loads(rec.read_text())
@@ -505,6 +529,7 @@ def done_ids(spec: Spec) -> set[str]:
         params = r.get("parameters") if isinstance(r, dict) else None
         if (
             r.get("status") == "ok"
+            and r.get("notebook_sha256") == notebook
             and isinstance(params, dict)
             and rec.stem == point_id(params)
             and spec.contains(params)
@@ -514,7 +539,7 @@ def done_ids(spec: Spec) -> set[str]:
 
 
 def pending(spec: Spec) -> tuple[list[dict[str, Any]], list[str]]:
-    """Points still to run (no record, or a record that is not ok) and ids of those already done."""
+    """Points still to run (no record, a record that is not ok or of another notebook) and ids of those done."""
     done = done_ids(spec)
     todo = [p for p in spec.points() if point_id(p) not in done]
     return todo, sorted(done)
@@ -542,15 +567,21 @@ def _lock(output: Path):
 
 
 def run_sweep(
-    spec: Spec, *, workers: int | None = None, scheduler: str | None = None, progress: bool = True
+    spec: Spec,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    rerun: bool = False,
 ) -> SweepSummary:
-    """Run every pending point in parallel (process pool, or a Dask cluster at ``scheduler``), then aggregate."""
+    """Run every pending point (with ``rerun``, every point: after a library change) in parallel (process pool, or
+    a Dask cluster at ``scheduler``), then aggregate."""
     workers = workers or os.cpu_count() or 1
     if workers < 1:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     lock = _lock(spec.output)
     try:
-        todo, done = pending(spec)
+        todo, done = (list(spec.points()), []) if rerun else pending(spec)
         task = point_task(spec)
         threads = None if scheduler else max(1, (os.cpu_count() or 1) // workers)
         ran, failed = [], []
@@ -598,19 +629,65 @@ def _table_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def aggregate(spec: Spec) -> Path:
-    """One tidy CSV row per point of the grid that has a record: parameters, metrics, status and provenance."""
+    """One tidy CSV row per point of the grid that has a record: parameters, metrics, status and provenance;
+    and next to it, provenance.json: what the table was made from."""
     import pandas as pd
 
-    rows = []
+    records = []
     for point in spec.points():
         rec = spec.output / "records" / f"{point_id(point)}.json"
         if rec.exists():
-            rows.append(_table_row(json.loads(rec.read_text())))
+            records.append(json.loads(rec.read_text()))
+    rows = [_table_row(r) for r in records]
     # No record yet: a header alone, so that the table still reads as an empty frame with the right columns.
     columns = None if rows else list(_table_row({"parameters": dict.fromkeys([*spec.parameters, *spec.grid])}))
     table = spec.output / "table.csv"
     try:
         _atomic_write(table, pd.DataFrame(rows, columns=columns).to_csv(index=False))
+        _atomic_write(spec.output / PROVENANCE_FILE, json.dumps(table_provenance(spec, records), indent=1) + "\n")
     except OSError as err:
         raise OutputError(f"output folder {spec.output} cannot be written: {err.strerror or err}") from err
     return table
+
+
+def table_provenance(spec: Spec, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a table is made from: the commits its points ran at, and its spec and notebook with their sha256.
+
+    Paths are relative to the output folder, so the file reads the same in any clone. The commits come from
+    the records, not from the checkout that aggregates them: a table is made when its points run.
+    """
+    if spec.source is None:
+        raise ValueError("the table's provenance needs the spec's file: load the spec with load_spec")
+    commits = {r.get("git_commit") or UNKNOWN_COMMIT for r in records}
+    return {
+        "git_commits": sorted(commits),
+        "spec": os.path.relpath(spec.source, spec.output),
+        "spec_sha256": file_sha256(spec.source),
+        "notebook": os.path.relpath(spec.notebook, spec.output),
+        "notebook_sha256": file_sha256(spec.notebook),
+        "points": len(records),
+    }
+
+
+def provenance_problems(spec: Spec) -> list[str]:
+    """Every way in which the spec's table no longer matches its inputs, each with how to regenerate it."""
+    import pandas as pd
+
+    table, path = os.path.relpath(spec.output / "table.csv"), spec.output / PROVENANCE_FILE
+    again = f"regenerate it: python -m implicit_bias sweep {os.path.relpath(spec.source or '')}"
+    if not path.exists():
+        return [f"{table} has no {PROVENANCE_FILE}: {again}"]
+    made = json.loads(path.read_text())
+    problems = [
+        f"{table} was made from {name} {file} with sha256 {made[f'{name}_sha256'][:12]}, which has changed since "
+        f"(now {file_sha256(file)[:12]}): {again}"
+        for name, file in (("spec", spec.source), ("notebook", spec.notebook))
+        if file_sha256(file) != made.get(f"{name}_sha256")
+    ]
+    rows = pd.read_csv(table, dtype=str, keep_default_na=False)
+    others = sorted(set(rows.get("notebook_sha256", [""] * len(rows))) - {made["notebook_sha256"]})
+    if others:
+        problems.append(f"{table} has rows made from another notebook (sha256 {others}): {again}")
+    if UNKNOWN_COMMIT in made["git_commits"]:
+        problems.append(f"{table} has points run outside a git checkout (commit {UNKNOWN_COMMIT}): {again}")
+    return problems
