@@ -563,7 +563,9 @@ def cases() -> dict[str, Case]:
 
 
 def test_every_chapter_that_checks_claims_has_a_case():
-    checking = {md.stem for md in (ROOT / "chapters").glob("*.md") if re.search(r"book\.check\(\s*checks\.", md.read_text())}
+    checking = {
+        md.stem for md in (ROOT / "chapters").glob("*.md") if re.search(r"book\.check\(\s*checks\.", md.read_text())
+    }
     assert checking == set(CHAPTERS) == set(cases())
 
 
