@@ -279,11 +279,21 @@ def _shorter(a: AttackResult, b: AttackResult) -> AttackResult:
     return AttackResult(torch.where(take, b.radius, a.radius), torch.where(take[:, None], b.delta, a.delta))
 
 
+# A radius confirmed along a line (pre-activations affine in r) can miss the flip by a rounding error when the
+# network is evaluated at x + r u itself: the radius grows by the first of these factors that flips it there.
+CONFIRM_GROWTH = (0.0, 1e-12, 1e-10, 1e-8)
+
+
 def _line_flip(score: Score, X: Tensor, y: Tensor, U: Tensor, reach: Tensor, grid: int, iters: int) -> AttackResult:
     """First flip along the unit directions U (n, d) within radius ``reach`` (n,): a line search on ``grid`` steps
-    of (0, reach], refined by bisection (inf where the ray does not flip within reach)."""
-    t = flip_radius(score, X, y, U * reach[:, None], line_radii(1.0, grid, like=X), iters)
-    radius = t * reach
+    of (0, reach], refined by bisection, each confirmed by a forward pass at x + r u (inf where none is)."""
+    along = flip_radius(score, X, y, U * reach[:, None], line_radii(1.0, grid, like=X), iters) * reach
+    radius = torch.full_like(along, math.inf)
+    with torch.no_grad():
+        for growth in CONFIRM_GROWTH:
+            r = along * (1 + growth)
+            ok = torch.isinf(radius) & torch.isfinite(r) & (y * score(X + r[:, None] * U) <= 0)
+            radius = torch.where(ok, r, radius)
     return AttackResult(radius, torch.where(torch.isfinite(radius)[:, None], radius[:, None] * U, 0.0))
 
 
