@@ -1,5 +1,7 @@
 """The chapters' helpers (implicit_bias.book): dtype parameters, rounded numbers and the claim checks."""
 
+import math
+
 import pytest
 import torch
 
@@ -23,3 +25,15 @@ def test_check_prints_every_claim_and_raises_on_a_failing_one(capsys):
     assert "a            1  (= 1: holds)" in out and "longer name  0.5  (> 1: holds)" in out
     with pytest.raises(AssertionError, match=r"claims that do not hold at these parameters: \['b'\]"):
         book.check({"a": (1.0, "= 1", True), "b": (0.5, "> 1", False)})
+
+
+def test_relation_picks_the_word_that_matches_the_measured_order():
+    words = ("shorter", "about as long", "longer")
+    assert book.relation(0.9, 1.0, words) == "shorter"
+    assert book.relation(1.01, 1.0, words) == "about as long"
+    assert book.relation(1.003, 1.058, words) == "shorter"  # DeepFool vs universal at d/k = 4 (issue 14)
+    assert book.relation(1.2, 1.0, words) == "longer"
+    with pytest.raises(ValueError, match="must be finite"):
+        book.relation(math.nan, 1.0, words)
+    with pytest.raises(ValueError, match="three phrases"):
+        book.relation(1.0, 1.0, ("a", "b"))
