@@ -196,13 +196,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.seeds < 1 or args.points < 1:
         parser.error(f"--seeds and --points must be >= 1, got {args.seeds} and {args.points}")
     points = 8 if args.quick else args.points
+    at = commit()  # before the long run: the code it measures
     nets = []
     for d, k, m, seed in networks(args.quick, args.seeds):
         nets.append(study_network(d, k, m, seed, points, args.quick))
         print(f"d={d} k={k} m={m} seed={seed}: {nets[-1]['seconds']}", flush=True)
     solved = sum(int(np.isfinite(n["exact"]).sum()) for n in nets)
     report = {
-        "commit": commit(),
+        "commit": at,
         "quick": args.quick,
         "grid": ", ".join(f"({d}, {k}, {m})" for d, k, m in dict.fromkeys((n["d"], n["k"], n["m"]) for n in nets)),
         "seeds": 1 if args.quick else args.seeds,

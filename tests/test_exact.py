@@ -11,25 +11,23 @@ from scipy.optimize import minimize
 from implicit_bias import exact as exact_module
 from implicit_bias.attacks import min_norm
 from implicit_bias.certificates import certified_radius, lipschitz_bound
-from implicit_bias.data import cluster_mixture
 from implicit_bias.exact import exact_distance, robustness_report
-from implicit_bias.flow import gradient_flow
+from implicit_bias.experiments import train_cluster_network
 from implicit_bias.network import TwoLayerNet
 from implicit_bias.perturbations import net_score
 
+# Small trained networks where every test point can be solved exactly: (d, k, m, seed).
+TRAINED = [(20, 4, 16, 0), (48, 6, 8, 1), (20, 2, 8, 1)]
 
-@pytest.fixture(scope="module")
-def trained():
-    """A small trained network where every test point can be solved exactly."""
-    mix = cluster_mixture(20, 4, seed=0)
-    train, test = mix.sample(40, seed=1, balanced=True), mix.sample(60, seed=2)
-    net = TwoLayerNet(d=20, m=16)
-    res = gradient_flow(
-        net, net.init(runs=1, scale=1e-3, seed=0), train.X, train.y, steps=2000, record_every=500, progress=False
-    )
-    correct = test.y * net_score(net, res.params)(test.X) > 0
-    X, y = test.X[correct], test.y[correct]
-    return net, res.params, X, y, robustness_report(net, res.params, X, y)
+
+@pytest.fixture(scope="module", params=TRAINED, ids=lambda c: "d{}-k{}-m{}-seed{}".format(*c))
+def trained(request):
+    """A trained network, its correctly classified test points and their robustness report."""
+    d, k, m, seed = request.param
+    t = train_cluster_network(d, k, m, steps=1500, n_test=30, seed=seed)
+    correct = t.test.y * net_score(t.net, t.params)(t.test.X) > 0
+    X, y = t.test.X[correct], t.test.y[correct]
+    return t.net, t.params, X, y, robustness_report(t.net, t.params, X, y)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -62,9 +60,11 @@ def test_exact_distance_matches_a_grid_search_in_two_dimensions(seed):
     assert torch.all(rep.lower <= rep.exact * (1 + 1e-9))
 
 
-def test_best_attack_is_within_five_percent_of_exact_on_a_small_trained_net(trained):
+def test_no_attack_goes_below_exact_and_the_best_is_near_exact_on_most_points(trained):
+    """What holds (benchmarks/results/attacks.md has the distribution over 28 networks): the best attack is at
+    the exact distance at the median and within 5% on most points, not on every point; DeepFool alone is not."""
     net, params, X, y, rep = trained
-    assert not torch.isnan(rep.exact).any() and len(X) >= 50
+    assert not torch.isnan(rep.exact).any() and len(X) >= 20
     for name in rep.upper:
         gap = rep.gap(name)
         assert torch.all(gap >= -1e-9), name  # no attack goes below the exact distance
@@ -72,11 +72,14 @@ def test_best_attack_is_within_five_percent_of_exact_on_a_small_trained_net(trai
             f"{name}: within 5% for {float((gap <= 0.05).double().mean()):.2f}, median gap {float(gap.median()):.4f}, "
             f"max {float(gap.max()):.4f}"
         )
-    assert float((rep.gap("best") <= 0.05).double().mean()) >= 0.95
+    best = rep.gap("best")
+    assert float(best.median()) <= 1e-3 and float((best <= 0.05).double().mean()) >= 0.9
+    assert float(best.max()) <= 0.25
+    assert float(rep.gap("deepfool").median()) > 0.05  # the refinement and restarts are what close the gap
     assert torch.all(rep.lower <= rep.exact * (1 + 1e-9)) and torch.all(rep.lower > 0)
 
 
-def test_foolbox_min_norm_attacks_never_beat_exact_and_ours_is_within_five_percent(trained):
+def test_foolbox_min_norm_attacks_never_beat_exact_and_ours_is_at_most_theirs_at_their_defaults(trained):
     fb = pytest.importorskip("foolbox")
     net, params, X, y, rep = trained
     f = net_score(net, params)

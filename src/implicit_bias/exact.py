@@ -152,7 +152,8 @@ def exact_distance(
         return 0.0
     ball = upper * (1 + BALL_SLACK)
     slope = np.linalg.norm(W, axis=1)
-    free = (slope > 0) & (np.abs(pre) <= ball * slope)
+    with np.errstate(invalid="ignore"):  # inf * 0 for a zero-weight neuron: NaN compares False (never free)
+        free = (slope > 0) & (np.abs(pre) <= ball * slope)
     count = int(free.sum())
     if count > max_free:
         raise TooManyFreeNeurons(
