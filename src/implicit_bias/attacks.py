@@ -333,9 +333,10 @@ def refine(
             candidates = [own]
         else:
             _, grad = _margin_and_grad(score, Xi + cur.delta, yi)
-            down = -_steepest(grad, norm)[0]
+            steepest, rate = _steepest(grad, norm)
+            down = torch.where((rate > 0)[:, None], -steepest, own)  # flat there (every neuron off): stay
             mean = own + down
-            candidates = [down, mean / _norm(mean, norm).clamp_min(1e-300)[:, None]]
+            candidates = [down, mean / _norm(mean, norm).clamp_min(torch.finfo(X.dtype).tiny)[:, None]]
         new = cur
         for U in candidates:
             new = _shorter(new, _line_flip(score, Xi, yi, U, cur.radius, grid, iters))
