@@ -87,3 +87,17 @@ def test_attack_study_has_help_and_summarizes_ratios_with_failures_as_inf():
     assert s["median"] == 1.04 and s["max"] == float("inf") and s["p95"] == float("inf")
     assert s["within"] == 0.5 and s["failed"] == 0.25 and s["min"] == 1.0
     assert s["max_per_network"]["d=2 k=2 m=2 seed=0"] == 1.1
+
+
+def test_attack_study_quick_mode_writes_its_report(tmp_path):
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_attacks.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    report = json.loads((tmp_path / "attacks-quick.json").read_text())
+    assert report["quick"] and len(report["networks"]) == 2 and report["solved"] > 0
+    best = report["summary"]["book: best (refined, 8 random starts)"]
+    assert best["min"] >= 1 - 1e-9  # an attack radius is an upper bound on the exact distance
+    assert "| foolbox DDN (best) |" in (tmp_path / "attacks-quick.md").read_text()
