@@ -65,3 +65,39 @@ def test_book_benchmark_smoke_mode_times_commands_and_records_exit_codes(tmp_pat
     assert all(r["returncode"] == 0 and r["seconds"] > 0 for r in report["commands"].values())
     assert "make help" in (tmp_path / "logs" / "book-smoke-help.log").read_text()  # make help lists itself
     assert "| `make help` |" in (tmp_path / "book-smoke.md").read_text()
+
+
+def test_attack_study_has_help_and_summarizes_ratios_with_failures_as_inf():
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_attacks.py"), "--help"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "--quick" in out and "--seeds" in out and "--points" in out
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_attacks
+
+    nets = [
+        {"d": 2, "k": 2, "m": 2, "seed": 0, "exact": [1.0, 2.0, float("nan")], "radius": {"a": [1.0, 2.2, 5.0]}},
+        {"d": 2, "k": 2, "m": 2, "seed": 1, "exact": [1.0, 1.0], "radius": {"a": [1.04, float("inf")]}},
+    ]
+    s = bench_attacks.summarize(nets)["a"]
+    assert s["points"] == 4  # the unsolved point (NaN exact) is left out
+    assert s["median"] == 1.04 and s["max"] == float("inf") and s["p95"] == float("inf")
+    assert s["within"] == 0.5 and s["failed"] == 0.25 and s["min"] == 1.0
+    assert s["max_per_network"]["d=2 k=2 m=2 seed=0"] == 1.1
+
+
+def test_attack_study_quick_mode_writes_its_report(tmp_path):
+    subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_attacks.py"), "--quick", "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    report = json.loads((tmp_path / "attacks-quick.json").read_text())
+    assert report["quick"] and len(report["networks"]) == 2 and report["solved"] > 0
+    best = report["summary"]["book: best (refined, 8 random starts)"]
+    assert best["min"] >= 1 - 1e-9  # an attack radius is an upper bound on the exact distance
+    assert "| foolbox DDN (best) |" in (tmp_path / "attacks-quick.md").read_text()

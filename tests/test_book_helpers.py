@@ -36,3 +36,15 @@ def test_check_says_why_a_claim_does_not_apply_and_does_not_raise(capsys):
 def test_check_prints_an_interval_as_its_two_ends(capsys):
     book.check([Claim("exponent", (0.48, 0.53), between(0.4, 0.6))])
     assert "exponent  [0.48, 0.53]  (in [0.4, 0.6]: holds)" in capsys.readouterr().out
+
+
+def test_relation_picks_the_word_that_matches_the_measured_order():
+    words = ("shorter", "about as long", "longer")
+    assert book.relation(0.9, 1.0, words) == "shorter"
+    assert book.relation(1.01, 1.0, words) == "about as long"
+    assert book.relation(1.003, 1.058, words) == "shorter"  # DeepFool vs universal at d/k = 4 (issue 14)
+    assert book.relation(1.2, 1.0, words) == "longer"
+    with pytest.raises(ValueError, match="must be finite"):
+        book.relation(math.nan, 1.0, words)
+    with pytest.raises(ValueError, match="three phrases"):
+        book.relation(1.0, 1.0, ("a", "b"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 from typing import Any
 
 import torch
@@ -33,6 +34,18 @@ def fmt(value: float, floor: float = 1e-12) -> str:
     if value == 0:
         return "0"
     return f"<{floor:.0e}" if abs(value) < floor else f"{value:.3g}"
+
+
+def relation(value: float, reference: float, words: tuple[str, str, str], rtol: float = 0.02) -> str:
+    """The first, second or third of ``words`` as value is below, within rtol of, or above reference: prose that
+    compares two measured numbers glues this word, so it stays true at every parameter."""
+    if not (math.isfinite(value) and math.isfinite(reference)):
+        raise ValueError(f"value and reference must be finite numbers, got {value!r} and {reference!r}")
+    if len(words) != 3:
+        raise ValueError(f"words must hold three phrases (below, about equal, above), got {words!r}")
+    if abs(value - reference) <= rtol * abs(reference):
+        return words[1]
+    return words[0] if value < reference else words[2]
 
 
 # Glue names of the claims tables of one kernel: "claims" for the first check, then "claims_2", ...

@@ -39,17 +39,20 @@ class TooManyFreeNeurons(ValueError):
     """More neurons meet the attack's ball than the exact solver enumerates."""
 
 
-def _qp_distance(W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarray, fx: float) -> np.ndarray | None:
+def _qp_distance(
+    W: np.ndarray, pre: np.ndarray, state: np.ndarray, g: np.ndarray, fx: float, scale: float = 1.0
+) -> np.ndarray | None:
     """argmin ||z|| with sign pattern ``state`` on the neurons (rows of W, pre-activations pre) and g^T z <= -fx;
-    None where the region is empty."""
+    None where the region is empty. Solved for z / scale: the solver's tolerance is absolute, so a distance of
+    1e-3 solved unscaled came out 2e-5 too large (found by the brute-force test); pass the expected size."""
     d = W.shape[1]
     sign = np.where(state, -1.0, 1.0)  # active: -w^T z <= pre; inactive: w^T z <= -pre
     A = np.vstack([sign[:, None] * W, g[None]])
-    b = np.concatenate([np.where(state, pre, -pre), [-fx]])
-    z, solved = qp.solve(
+    b = np.concatenate([np.where(state, pre, -pre), [-fx]]) / scale
+    u, solved = qp.solve(
         sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b, [clarabel.NonnegativeConeT(len(b))], tol=1e-10
     )
-    return z if solved else None
+    return scale * u if solved else None
 
 
 # A minimiser counts as a flip when y f(x + z) <= FLIP_TOL * y f(x): it lies on the boundary up to the QP's
@@ -100,7 +103,7 @@ def _closest_flip(
     for i in np.argsort(bound, kind="stable"):
         if bound[i] >= best:
             break
-        z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i])
+        z = _qp_distance(Wq, pre[free], states[i], gq[i], fx[i], scale=bound[i] if bound[i] > 0 else 1.0)
         if z is None or not np.linalg.norm(z) < best:
             continue
         moved = W @ (xn + Q @ z) + b  # the minimiser must flip the point: one forward pass of the network
@@ -149,7 +152,8 @@ def exact_distance(
         return 0.0
     ball = upper * (1 + BALL_SLACK)
     slope = np.linalg.norm(W, axis=1)
-    free = (slope > 0) & (np.abs(pre) <= ball * slope)
+    with np.errstate(invalid="ignore"):  # inf * 0 for a zero-weight neuron: NaN compares False (never free)
+        free = (slope > 0) & (np.abs(pre) <= ball * slope)
     count = int(free.sum())
     if count > max_free:
         raise TooManyFreeNeurons(
