@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,3 +51,12 @@ def test_verdicts_and_failures_distinguish_not_applicable_from_fails():
 def test_a_relative_criterion_needs_a_positive_target():
     with pytest.raises(ValueError, match="target must be positive for a relative criterion, got 0"):
         within(0.0, 0.1)
+
+
+def test_a_boolean_is_not_a_measured_value():
+    with pytest.raises(
+        TypeError, match="claim 'bracket holds': its value must be a number or an interval, not a boolean"
+    ):
+        Claim("bracket holds", True, equals(1.0))
+    with pytest.raises(TypeError, match="not a boolean"):
+        Claim("interval", (0.5, np.True_), between(0.0, 1.0))

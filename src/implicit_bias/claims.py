@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 Value = float | tuple[float, float]
 
 
@@ -62,6 +64,15 @@ class Claim:
     value: Value
     criterion: Criterion
     not_applicable: str | None = None
+
+    def __post_init__(self) -> None:
+        if any(
+            isinstance(v, (bool, np.bool_)) for v in (self.value if isinstance(self.value, tuple) else (self.value,))
+        ):
+            raise TypeError(
+                f"claim {self.statement!r}: its value must be a number or an interval, not a boolean "
+                "(a table would print it as 1 or 0); measure a count or a fraction instead"
+            )
 
     @property
     def holds(self) -> bool:
