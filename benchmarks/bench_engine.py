@@ -152,17 +152,18 @@ def lean_seconds(size: Size, steps: int, device: torch.device) -> float:
 
 
 def gemm_seconds(size: Size, steps: int, device: torch.device) -> float:
-    """The limit: the engine's own two matrix products per step, in its layout (forward with the bias, then the
-    first-layer gradient), into reused buffers; ReLU sizes only."""
-    X, _, _, params = problem(size, device)
+    """The limit: the engine's own two matrix products per step, in its packed layout ([W b] times X with a column
+    of ones, then the first-layer gradient), into reused buffers; ReLU sizes only."""
+    X, _, net, params = problem(size, device)
     R, m, n = size.R, size.m, size.n
-    W, b = params["W"].reshape(R * m, -1), params["b"].reshape(R * m, 1)
-    Z, G = torch.empty(R * m, n, dtype=X.dtype, device=device), torch.empty_like(W)
+    packed, X1 = net.pack(params, X)
+    Wb = packed["Wb"].reshape(R * m, -1)
+    Z, G = torch.empty(R * m, n, dtype=X.dtype, device=device), torch.empty_like(Wb)
 
     def run() -> None:
         for _ in range(steps):
-            torch.addmm(b, W, X.T, out=Z)
-            torch.mm(Z, X, out=G)
+            torch.mm(Wb, X1.T, out=Z)
+            torch.mm(Z, X1, out=G)
 
     return clock(run, device)
 

@@ -5,14 +5,16 @@ import os
 import subprocess
 import sys
 from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import implicit_bias.flow as flow_module
 from implicit_bias.data import cluster_mixture
-from implicit_bias.flow import FlowDivergence, _evaluate, _merge, gradient_flow, sgd
+from implicit_bias.flow import FlowDivergence, _evaluate, _merge, _Normalized, gradient_flow, sgd
 from implicit_bias.network import TwoLayerNet, flatten
 
 
@@ -307,7 +309,8 @@ def test_flow_leaves_the_callers_parameters_and_its_snapshots_alone(small, sched
 
 
 def test_merge_keeps_every_field_of_the_state(small):
-    """A rollback merges field by field: a field added to the state is merged too, never silently dropped."""
+    """A rollback merges field by field: a field added to the state is merged too, never silently dropped; the
+    parameter and gradient buffers are the new state's (``_roll_back`` has merged them already)."""
     net, data = small
     p0, p1 = net.init(runs=2, scale=0.1, seed=0), net.init(runs=2, scale=0.1, seed=1)
     old, new = _evaluate(net, p0, data.X, data.y, "exp"), _evaluate(net, p1, data.X, data.y, "exp")
@@ -319,9 +322,43 @@ def test_merge_keeps_every_field_of_the_state(small):
         if f.name == "_grad_norm":  # cached on neither state
             assert value is None
         elif isinstance(value, dict):
-            assert all(torch.equal(value[k][0], getattr(new, f.name)[k][0]) for k in value)
+            assert value is getattr(new, f.name)
         elif isinstance(value, torch.Tensor):
             assert torch.equal(value[0], getattr(_evaluate(net, p1, data.X, data.y, "exp"), f.name.lstrip("_"))[0])
             assert torch.equal(value[1], getattr(_evaluate(net, p0, data.X, data.y, "exp"), f.name.lstrip("_"))[1])
         else:
             assert value == getattr(old, f.name)
+
+
+def test_roll_back_restores_rejected_runs_within_three_buffers(small):
+    """A rejected run gets its parameters back bit for bit and its gradient back to rounding, reconstructed from the
+    step it rejected (no buffer kept the old gradient); an accepted run keeps its candidate."""
+    net, data = small
+    own, X1 = net.pack(net.init(runs=2, scale=0.1, seed=3), data.X)
+    y = data.y.to(X1.dtype)
+    before = _evaluate(net, {k: t.clone() for k, t in own.items()}, X1, y, "exp")
+    evaluate = partial(_evaluate, net, X=X1, y=y, loss="exp")
+    st = evaluate(own)
+    flow = _Normalized(net, evaluate, 0.1, 0.1, st)
+    step = torch.tensor([0.05, 0.05], dtype=X1.dtype)
+    cand, c = flow._candidate(st, step)
+    candidate = {k: t.clone() for k, t in cand.params.items()}
+    merged = flow._roll_back(st, cand, torch.tensor([True, False]), step, c)
+    for k in own:
+        assert torch.equal(merged.params[k][0], candidate[k][0])
+        assert torch.equal(merged.params[k][1], before.params[k][1])
+        torch.testing.assert_close(merged.grad_log[k][1], before.grad_log[k][1], rtol=1e-9, atol=1e-12)
+    assert torch.equal(merged.log_loss[1], before.log_loss[1])
+
+
+@pytest.mark.parametrize("schedule", ["normalized", "constant"])
+def test_runs_in_blocks_follow_the_trajectory_of_one_pass(small, schedule, monkeypatch):
+    """Many runs go through the engine in blocks (PASS_ENTRIES): one run per block gives the same trajectory."""
+    net, data = small
+    p0 = net.init(runs=3, scale=0.1, seed=3)
+    whole = gradient_flow(net, p0, data.X, data.y, schedule=schedule, steps=100, record_every=50, progress=False)
+    monkeypatch.setattr(flow_module, "PASS_ENTRIES", 1)
+    monkeypatch.setattr(flow_module, "PASS_MIN_RUNS", 1)
+    blocks = gradient_flow(net, p0, data.X, data.y, schedule=schedule, steps=100, record_every=50, progress=False)
+    np.testing.assert_allclose(flatten(blocks.params).numpy(), flatten(whole.params).numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(blocks.history.log_loss, whole.history.log_loss, rtol=1e-9)

@@ -186,3 +186,18 @@ def test_polynomial_net_is_the_relu_for_p_1_and_homogeneous_of_its_degree():
         assert homogeneity_error(model, model.init(runs=1, scale=0.5, seed=1), X) < 1e-12
     with pytest.raises(ValueError, match=r"p must be a number >= 1, got 0.5"):
         polynomial_net(5, 3, 0.5, bias=False)
+
+
+def test_packed_layout_gives_the_same_outputs_and_gradients():
+    """The training loop's layout ([W b] as one matrix, X with a column of ones) computes what the usual one does,
+    and unpack returns the parameters as they went in."""
+    net = TwoLayerNet(d=5, m=4)
+    params, X = net.init(runs=3, scale=0.5, seed=1), torch.randn(7, 5, dtype=torch.float64)
+    coef = torch.randn(3, 7, dtype=torch.float64)
+    packed, X1 = net.pack(params, X)
+    assert all(torch.equal(net.unpack(packed)[k], params[k]) for k in params)
+    values, grads = net.value_and_vjp(params, X, lambda out: coef)
+    values_p, grads_p = net.value_and_vjp(packed, X1, lambda out: coef)
+    torch.testing.assert_close(values_p, values, rtol=1e-12, atol=1e-14)
+    for k, g in net.unpack(grads_p).items():
+        torch.testing.assert_close(g, grads[k], rtol=1e-12, atol=1e-14)

@@ -8,7 +8,8 @@ record the gradient-flow time t they have covered. ``sgd`` is plain mini-batch S
 The engine computes in the dtype of the parameters and data: float64 by default (the book's numbers), float32
 as a fast mode for exploration (``benchmarks/`` reports its speed-up; ``tests/test_float32.py`` runs chapters in
 it with their checks holding). The loop updates three parameter-sized buffers in place (parameters, gradient,
-and the parameters at the last finiteness check; the normalized schedule has a candidate pair instead).
+and the parameters at the last finiteness check; the normalized schedule's third holds its candidate), in the
+model's packed layout (for the two-layer network [W b] is one matrix, so each pass is one matrix product).
 """
 
 from __future__ import annotations
@@ -166,8 +167,37 @@ class _State:
         return torch.isfinite(self.log_loss) & torch.isfinite(self.grad_norm)
 
 
+# Entries of the (runs, m, n) pre-activations one pass handles: beyond this (4 MB in float64) they leave the cache,
+# and one pass per block of runs is faster per run (bench_engine.py's R sweep); but a block keeps at least
+# PASS_MIN_RUNS runs, since with few large runs splitting did not pay (the medium size).
+PASS_ENTRIES, PASS_MIN_RUNS = 2**19, 32
+
+
 def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out: Params | None = None) -> _State:
-    """The state at ``params``: one forward pass and one vjp; the gradient goes into ``out`` when given."""
+    """The state at ``params``: one forward pass and one vjp, by blocks of runs when the runs are many (``PASS_ENTRIES``);
+    the gradient goes into ``out`` when given."""
+    R = next(iter(params.values())).shape[0]
+    blocks = -(-R // max(PASS_MIN_RUNS, PASS_ENTRIES // (getattr(model, "m", 1) * X.shape[-2])))
+    if blocks <= 1:
+        return _evaluate_pass(model, params, X, y, loss, out)
+    out = {k: torch.empty_like(t) for k, t in params.items()} if out is None else out
+    parts = [
+        _evaluate_pass(
+            model,
+            {k: t[runs] for k, t in params.items()},
+            X[runs] if X.dim() == 3 else X,
+            y[runs] if y.dim() == 2 else y,
+            loss,
+            {k: t[runs] for k, t in out.items()},
+        )
+        for runs in (slice(start, start + -(-R // blocks)) for start in range(0, R, -(-R // blocks)))
+    ]
+    q, log_sum = torch.cat([s.q for s in parts]), torch.cat([s.log_sum for s in parts])
+    return _State(params, out, q, log_sum, log_sum - math.log(q.shape[-1]), model.degree, loss)
+
+
+def _evaluate_pass(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out: Params | None = None) -> _State:
+    """The state at ``params`` from one forward pass and one vjp over all their runs."""
     box: dict[str, Tensor] = {}
 
     def coef(values: Tensor) -> Tensor:  # grad log L = -sum_i a_i y_i grad f_i
@@ -181,14 +211,12 @@ def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out
 
 
 def _merge(old: _State, new: _State, accept: Tensor) -> _State:
-    """Per run, the new state where accepted and the old one elsewhere, field by field; the parameter and
-    gradient buffers of ``new`` receive the old rows, so no new buffer is made."""
+    """Per run, the new state's margins, losses and norms where accepted and the old ones elsewhere; the parameters
+    and gradient are the new state's, already merged."""
     merged = {}
     for f in fields(_State):
         a, b = getattr(old, f.name), getattr(new, f.name)
         if isinstance(b, dict):
-            for k, t in b.items():
-                torch.where(_broadcast(accept, t), t, a[k], out=t)
             merged[f.name] = b
         elif isinstance(a, Tensor) and isinstance(b, Tensor):
             merged[f.name] = torch.where(_broadcast(accept, b), b, a)
@@ -278,12 +306,17 @@ def gradient_flow(
             validate.positive_real(name, tol)
     y = _validate_problem(model, params, X, y)
 
-    # The loop updates its own copies in place; the caller's tensors are left as they are.
-    st = _evaluate(model, {k: t.clone(memory_format=torch.contiguous_format) for k, t in params.items()}, X, y, loss)
+    # The loop updates its own copies in place, in the model's packed layout; the caller's tensors stay as they are.
+    own, X = model.pack(params, X)
+    st = _evaluate(model, own, X, y, loss)
     if not bool(st.finite().all()):
         raise FlowDivergence(0, lr, params)
     evaluate = partial(_evaluate, model, X=X, y=y, loss=loss)
-    flow = _Constant(evaluate, lr, st) if schedule == "constant" else _Normalized(model, evaluate, lr, max_rel_step, st)
+    flow = (
+        _Constant(evaluate, model.unpack, lr, st)
+        if schedule == "constant"
+        else _Normalized(model, evaluate, lr, max_rel_step, st)
+    )
     return _loop(
         flow,
         st,
@@ -309,7 +342,7 @@ def _loop(
     """The training loop: steps, finiteness checks, records, the stopping rule and the progress bar."""
     rec = _Recorder()
     _record(rec, model, st, 0, flow.log_time(0), st.loss, flow.eta)
-    kept = [_copy(st.params)] if snapshots else []
+    kept = [model.unpack(st.params)] if snapshots else []
     converged, step = False, 0
     try:
         for step in range(1, steps + 1):
@@ -320,7 +353,7 @@ def _loop(
             if recording:
                 _record(rec, model, st, step, flow.log_time(step), st.loss, flow.eta)
                 if snapshots:
-                    kept.append(_copy(st.params))
+                    kept.append(model.unpack(st.params))
                 bar.update(step - bar.n)
                 bar.set_postfix(
                     log_loss=f"{rec.rows['log_loss'][-1].max():.3g}",
@@ -331,8 +364,9 @@ def _loop(
                     break
     finally:
         bar.close()
-    # st.params are the loop's own buffers, copied from the caller's at the start: nobody else holds them
-    return FlowResult(params=st.params, history=rec.history(), steps=step, converged=converged, snapshots=kept)
+    return FlowResult(
+        params=model.unpack(st.params), history=rec.history(), steps=step, converged=converged, snapshots=kept
+    )
 
 
 def _copy(params: Params) -> Params:
@@ -347,8 +381,8 @@ class _Constant:
     parameters at the last check are kept in a third buffer (beside the parameters and the gradient).
     """
 
-    def __init__(self, evaluate: Callable[..., _State], lr: float, st: _State):
-        self._evaluate = evaluate
+    def __init__(self, evaluate: Callable[..., _State], unpack: Callable[[Params], Params], lr: float, st: _State):
+        self._evaluate, self._unpack = evaluate, unpack
         self.lr, self.eta = lr, torch.full_like(st.log_loss, lr)
         self._saved, self._checked, self._pending = _copy(st.params), 0, []
 
@@ -376,7 +410,7 @@ class _Constant:
             last = self._evaluate(st.params, out=st.grad_log)
             for _ in range(stayed_finite):
                 last = self._advance(last)
-            raise FlowDivergence(self._checked + stayed_finite + 1, self.lr, last.params)
+            raise FlowDivergence(self._checked + stayed_finite + 1, self.lr, self._unpack(last.params))
         for k, p in st.params.items():
             self._saved[k].copy_(p)
         self._checked, self._pending = step, []
@@ -389,47 +423,57 @@ class _Constant:
 class _Normalized:
     """Steps on log L with per-run accept/rollback and step growth: gradient flow under the time change d tau = L dt.
 
-    The candidate of each step is written into a spare pair of parameter and gradient buffers; the pairs swap
-    roles when a step is accepted.
+    Three parameter-sized buffers: the candidate of each step goes into a spare one and its gradient over the
+    current gradient; a run that rejects its step gets its parameters back, and its gradient back from the step
+    it rejected, (theta - theta') / step (to rounding), so no buffer keeps the old gradient.
     """
 
     def __init__(self, model: Model, evaluate: Callable[..., _State], lr: float, max_rel_step: float, st: _State):
-        self._evaluate, self._max_rel_step = evaluate, max_rel_step
+        self._model, self._evaluate, self._max_rel_step = model, evaluate, max_rel_step
         # Gradient flow conserves v_j^2 - ||w_j||^2 - b_j^2; the schedule restores it after each step.
         self._invariant = model.conserved(st.params) if hasattr(model, "conserved") else None
-        self._restore = getattr(model, "restore_conserved_", None)
-        self._spare = _copy(st.params), _copy(st.grad_log)
+        self._spare = _copy(st.params)
         self.eta = torch.full_like(st.log_loss, lr)
         self._log_time = torch.full_like(st.log_loss, -math.inf)
 
-    def _candidate(self, st: _State, step_size: Tensor) -> _State:
-        """The state after a step of the given size on log L, conserved quantities restored, in the spare buffers."""
-        params, grads = self._spare
+    def _candidate(self, st: _State, step_size: Tensor) -> tuple[_State, Tensor | None]:
+        """The state after a step of the given size on log L, conserved quantities restored, in the spare buffer
+        and the current gradient's; with the restoring factors (None without conserved quantities)."""
+        params = self._spare
         for k, p in st.params.items():
-            torch.mul(_broadcast(step_size, p), st.grad_log[k], out=params[k])
-            torch.sub(p, params[k], out=params[k])
-        if self._invariant is not None:
-            self._restore(params, self._invariant)
-        return self._evaluate(params, out=grads)
+            torch.addcmul(p, _broadcast(step_size, p), st.grad_log[k], value=-1, out=params[k])
+        c = None if self._invariant is None else self._model.restore_conserved_(params, self._invariant)
+        return self._evaluate(params, out=st.grad_log), c
+
+    def _roll_back(self, st: _State, cand: _State, accept: Tensor, step_size: Tensor, c: Tensor | None) -> _State:
+        """Per run, the candidate where accepted and the state before it elsewhere, in the candidate's buffers."""
+        keep = accept.to(step_size.dtype)
+        if c is not None:  # the rejected candidates as they were before the restore
+            self._model.rescale_(cand.params, torch.where(accept[:, None], 1.0, c.reciprocal()))
+        inv_step = (1 - keep) / step_size
+        for k, t in cand.params.items():
+            old, mask = st.params[k], _broadcast(accept, t)
+            # rejected rows: (theta - theta') / step, the gradient of the step they rejected; accepted rows unchanged
+            t.mul_(_broadcast(keep - inv_step, t)).addcmul_(old, _broadcast(inv_step, t))
+            torch.where(mask, cand.grad_log[k], t, out=cand.grad_log[k])
+            torch.where(mask, t, old, out=t)
+        return _merge(st, cand, accept)
 
     def step(self, st: _State) -> _State:
         # The step on log L is capped relative to ||theta||: beyond that the discrete path leaves the flow.
         tiny = torch.finfo(st.norm.dtype).tiny
         step_size = torch.minimum(self.eta, self._max_rel_step * st.norm / st.grad_norm.clamp_min(tiny))
-        cand = self._candidate(st, step_size)
+        cand, c = self._candidate(st, step_size)
         # Along the flow log L decreases and, once the data is fitted, the smoothed margin never does.
-        fitted = st.q.min(-1).values > 0
+        fitted = st.q.amin(-1) > 0
         keeps_margin = ~fitted | (cand.smoothed >= st.smoothed * (1 - 1e-12))
         accept = (cand.log_loss < st.log_loss) & keeps_margin & cand.finite()
         self._log_time = torch.where(
             accept, torch.logaddexp(self._log_time, step_size.log() - st.log_loss), self._log_time
         )
         self.eta = torch.where(accept, step_size * GROW, step_size / SHRINK)
-        if not bool(accept.any()):
-            return st
-        new = cand if bool(accept.all()) else _merge(st, cand, accept)
-        self._spare = st.params, st.grad_log
-        return new
+        self._spare = st.params
+        return cand if bool(accept.all()) else self._roll_back(st, cand, accept, step_size, c)
 
     def check(self, step: int, st: _State) -> None:
         """Nothing to check: a step with a non-finite value is rolled back."""

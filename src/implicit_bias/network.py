@@ -37,6 +37,10 @@ class Model(Protocol):
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor: ...
 
+    def pack(self, params: Params, X: Tensor) -> tuple[Params, Tensor]: ...
+
+    def unpack(self, params: Params) -> Params: ...
+
 
 def _run_seeds(seed: int | torch.Generator, runs: int) -> list[torch.Generator]:
     """One generator per run: an int seed gives run r the seed seed + r, so run r does not depend on R."""
@@ -81,7 +85,10 @@ def run_sum(t: Tensor) -> Tensor:
 
 def sq_norm(params: Params) -> Tensor:
     """Squared Euclidean norm of each run's parameters, (R,), independent of the thread count (``run_sum``)."""
-    return sum(run_sum(t.pow(2)) for t in params.values())
+    total, *rest = (run_sum(t * t) for t in params.values())
+    for part in rest:
+        total.add_(part)
+    return total
 
 
 def alignment_gap(
@@ -165,15 +172,40 @@ class TwoLayerNet:
         """Second-layer weights of every run, (R, m)."""
         if self.train_outer:
             return params["v"]
-        W = params["W"]
+        W = self._first_layer(params)[0]
         return self.fixed_outer(W.dtype, W.device).expand(W.shape[0], self.m)
 
+    def pack(self, params: Params, X: Tensor) -> tuple[Params, Tensor]:
+        """A copy of the parameters with [W b] as one (R, m, d + 1) tensor "Wb", and X with a column of ones: the
+        training loop's layout, in which each pass is one matrix product with the bias inside it."""
+        if not self.bias:
+            return {k: t.clone(memory_format=torch.contiguous_format) for k, t in params.items()}, X
+        rest = {k: t.clone(memory_format=torch.contiguous_format) for k, t in params.items() if k not in ("W", "b")}
+        ones = torch.ones(*X.shape[:-1], 1, dtype=X.dtype, device=X.device)
+        return {"Wb": torch.cat([params["W"], params["b"][..., None]], -1), **rest}, torch.cat([X, ones], -1)
+
+    def unpack(self, params: Params) -> Params:
+        """Packed parameters (``pack``) as ``init`` lays them out, in new tensors."""
+        if "Wb" not in params:
+            return {k: t.clone() for k, t in params.items()}
+        Wb = params["Wb"]
+        rest = {k: t.clone() for k, t in params.items() if k != "Wb"}
+        return {"W": Wb[..., :-1].contiguous(), "b": Wb[..., -1].contiguous(), **rest}
+
+    def _first_layer(self, params: Params) -> tuple[Tensor, Tensor | None]:
+        """The first layer as one (R, m, k) matrix, and the bias when it is not inside it: k = d + 1 in the packed
+        layout (``pack``), whose inputs carry a column of ones, k = d otherwise."""
+        if "Wb" in params:
+            return params["Wb"], None
+        return params["W"], params["b"] if self.bias else None
+
     def _check(self, params: Params, X: Tensor) -> None:
-        W = params.get("W")
-        if W is None or W.dim() != 3 or W.shape[1:] != (self.m, self.d):
+        name, k = ("Wb", self.d + 1) if "Wb" in params else ("W", self.d)
+        W = params.get(name)
+        if W is None or W.dim() != 3 or W.shape[1:] != (self.m, k):
             got = None if W is None else tuple(W.shape)
-            raise ValueError(f"params['W'] must have shape (R, {self.m}, {self.d}), got {got}")
-        _validate_inputs(X, self.d, W.shape[0])
+            raise ValueError(f"params['{name}'] must have shape (R, {self.m}, {k}), got {got}")
+        _validate_inputs(X, k, W.shape[0])
 
     def conserved(self, params: Params) -> Tensor | None:
         """v_j^2 - ||w_j||^2 - b_j^2 per run and neuron, (R, m): constant along gradient flow; None if v is fixed."""
@@ -188,17 +220,24 @@ class TwoLayerNet:
         self.restore_conserved_(out, target)
         return out
 
-    def restore_conserved_(self, params: Params, target: Tensor) -> None:
-        """``restore_conserved`` in place, for the training loop: no new parameter-sized tensor."""
+    def restore_conserved_(self, params: Params, target: Tensor) -> Tensor:
+        """``restore_conserved`` in place, for the training loop: no new parameter-sized tensor. Returns the factors
+        c, (R, m), so that ``rescale_`` by 1 / c can undo it."""
         v2, a = params["v"].pow(2), self._neuron_norm(params).pow_(2)
         root = (4 * v2).mul_(a).add_(target.pow(2)).sqrt_()
         # c^2 solves v^2 c^4 - target c^2 - a = 0; two forms of the positive root avoid cancellation.
         c2 = torch.where(target >= 0, (target + root).div_(2 * v2), (2 * a).div_(root - target))
         c = torch.where((v2 > 0) & (a > 0) & torch.isfinite(c2), c2.sqrt(), 1.0)
+        self.rescale_(params, c)
+        return c
+
+    def rescale_(self, params: Params, c: Tensor) -> None:
+        """(v_j, w_j, b_j) -> (c_j v_j, w_j / c_j, b_j / c_j) in place, for c of shape (R, m): the network is unchanged."""
         params["v"].mul_(c)
-        params["W"].div_(c[..., None])
-        if self.bias:
-            params["b"].div_(c)
+        W, b = self._first_layer(params)
+        W.div_(c[..., None])
+        if b is not None:
+            b.div_(c)
 
     def preactivations(self, params: Params, X: Tensor) -> Tensor:
         """w_j^T x_i + b_j for every run, point and neuron, (R, n, m)."""
@@ -209,31 +248,31 @@ class TwoLayerNet:
     def _layout(self, params: Params, X: Tensor) -> Tensor:
         """Pre-activations as (R, m, n), a fresh tensor: each neuron's points are contiguous, so the output and
         the gradients are batched matrix-vector products, and the bias is added inside the matrix product."""
-        W = params["W"]
+        W, b = self._first_layer(params)
         R = W.shape[0]
-        b = params["b"][..., None] if self.bias else None
         if X.dim() == 2:  # one product over the neurons of all runs
-            flat = W.reshape(R * self.m, self.d)
+            flat = W.reshape(R * self.m, W.shape[-1])
             Z = flat @ X.T if b is None else torch.addmm(b.reshape(R * self.m, 1), flat, X.T)
             return Z.view(R, self.m, X.shape[0])
         Xt = X.transpose(1, 2)
-        return torch.bmm(W, Xt) if b is None else torch.baddbmm(b, W, Xt)
+        return torch.bmm(W, Xt) if b is None else torch.baddbmm(b[..., None], W, Xt)
 
     def _times_inputs(self, D: Tensor, X: Tensor, out: Tensor | None = None) -> Tensor:
-        """sum_i D[r, j, i] x_i for every run and neuron, (R, m, d): the transpose of ``_layout``'s product,
-        written into ``out`` (contiguous, (R, m, d)) when given."""
-        R = D.shape[0]
-        out = torch.empty(R, self.m, self.d, dtype=D.dtype, device=D.device) if out is None else out
+        """sum_i D[r, j, i] x_i for every run and neuron, (R, m, k) for inputs of width k: the transpose of
+        ``_layout``'s product, written into ``out`` (contiguous) when given."""
+        R, k = D.shape[0], X.shape[-1]
+        out = torch.empty(R, self.m, k, dtype=D.dtype, device=D.device) if out is None else out
         if X.dim() == 2:
-            torch.mm(D.view(R * self.m, -1), X, out=out.view(R * self.m, self.d))
+            torch.mm(D.view(R * self.m, -1), X, out=out.view(R * self.m, k))
         else:
             torch.bmm(D, X, out=out)
         return out
 
     def _neuron_norm(self, params: Params) -> Tensor:
         """||(w_j, b_j)|| of every neuron, (R, m)."""
-        norm = torch.linalg.vector_norm(params["W"], dim=-1)
-        return torch.hypot(norm, params["b"]) if self.bias else norm
+        W, b = self._first_layer(params)
+        norm = torch.linalg.vector_norm(W, dim=-1)
+        return norm if b is None else torch.hypot(norm, b)
 
     def _features(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """sigma(z) and sigma(z)^p, both (R, m, n), the output weights v_j / ||(w_j, b_j)||^(p-1) and the norms
@@ -266,7 +305,8 @@ class TwoLayerNet:
         (gradient tensors of the right shapes, e.g. an earlier result) the gradients are written there.
         """
         self._check(params, X)
-        R, n = params["W"].shape[0], X.shape[-2]
+        W, b = self._first_layer(params)
+        R, n = W.shape[0], X.shape[-2]
         relu, phi, weight, norm = self._features(params, X)
         values = torch.bmm(weight[:, None, :], phi)[:, 0]
         coef = coef_fn(values)
@@ -276,22 +316,23 @@ class TwoLayerNet:
         gv = None
         if self.train_outer or norm is not None:
             # sum_i c_i phi_ij, written as (1, n) x (n, m) products: much faster than (m, n) x (n, 1) ones in BLAS
-            gv = out.get("v", torch.empty_like(weight)) if self.train_outer else torch.empty_like(weight)
+            gv = out["v"] if self.train_outer and "v" in out else torch.empty_like(weight)
             torch.bmm(coef[:, None, :], phi.transpose(1, 2), out=gv[:, None, :])
         # dN/dz_ij = p weight_j sigma(z_ij)^(p-1), with sigma'(0) = 0 for ReLU; relu is not needed any more.
         slope = relu.sign_() if self.p == 1 else relu.pow_(self.p - 1)
         D = slope.mul_(coef[:, None, :])
         scale = weight if self.p == 1 else self.p * weight  # applied to the (R, m, d) product, not to (R, m, n)
-        grads = {"W": self._times_inputs(D, X, out.get("W")).mul_(scale[..., None])}
-        if self.bias:
+        key = "Wb" if "Wb" in params else "W"
+        grads = {key: self._times_inputs(D, X, out.get(key)).mul_(scale[..., None])}
+        if b is not None:
             grads["b"] = torch.sum(D, -1, out=out["b"]) if "b" in out else D.sum(-1)
             grads["b"].mul_(scale)
         if norm is not None:  # gv so far lacks the normalization; then the normalization's own derivative
             gv = gv.mul_(norm.pow(1 - self.p))
             factor = (1 - self.p) * self.outer(params) * gv / norm.pow(2)
-            grads["W"].addcmul_(factor[..., None], params["W"])
-            if self.bias:
-                grads["b"].addcmul_(factor, params["b"])
+            grads[key].addcmul_(factor[..., None], W)
+            if b is not None:
+                grads["b"].addcmul_(factor, b)
         if self.train_outer:
             grads["v"] = gv
         return values, grads
@@ -360,6 +401,14 @@ class LinearModel:
         coef = coef_fn(values)
         g = coef @ X if X.dim() == 2 else torch.bmm(coef[:, None], X)[:, 0]
         return values, {"w": g if out is None else out["w"].copy_(g)}
+
+    def pack(self, params: Params, X: Tensor) -> tuple[Params, Tensor]:
+        """A copy of the parameters, and X: the linear model has one layout."""
+        return {"w": params["w"].clone(memory_format=torch.contiguous_format)}, X
+
+    def unpack(self, params: Params) -> Params:
+        """A copy of the parameters."""
+        return {"w": params["w"].clone()}
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor:
         """The gradient of w^T x_i is x_i."""
