@@ -8,6 +8,7 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
+from implicit_bias import checks
 from implicit_bias import exact as exact_module
 from implicit_bias.attacks import min_norm
 from implicit_bias.certificates import certified_radius, lipschitz_bound
@@ -52,9 +53,8 @@ def test_exact_distance_matches_a_grid_search_in_two_dimensions(seed):
         # The grid's nearest flipped node is within half a cell diagonal of the true boundary point.
         assert rep.exact[i] <= brute + 1e-12 and brute <= rep.exact[i] + h / math.sqrt(2), (i, brute, rep.exact[i])
     assert checked >= 8
-    assert rep.brackets_hold()  # certificate <= exact <= best attack on every solved point
-    broken = type(rep)(lower=rep.exact * 2 + 1, exact=rep.exact, upper=rep.upper)
-    assert not broken.brackets_hold()
+    assert checks.bracket_fraction(rep.lower, rep.exact, rep.upper["best"]) == 1.0  # on every solved point
+    assert checks.bracket_fraction(rep.exact * 2 + 1, rep.exact, rep.upper["best"]) == 0.0
     for name, up in rep.upper.items():
         assert torch.all(up >= rep.exact * (1 - 1e-9)), name
     assert torch.all(rep.lower <= rep.exact * (1 + 1e-9))

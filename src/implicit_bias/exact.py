@@ -189,13 +189,6 @@ class RobustnessReport:
         up = self.upper[name]
         return torch.where((up == 0) & (self.exact == 0), 0.0, up / self.exact - 1)
 
-    def brackets_hold(self, rtol: float = 1e-9) -> bool:
-        """Whether certificate <= exact <= best attack (within ``rtol``) on every point whose exact distance was
-        solved; False if none was."""
-        solved = ~torch.isnan(self.exact)
-        ok = (self.lower <= self.exact * (1 + rtol)) & (self.exact <= self.upper["best"] * (1 + rtol))
-        return bool(solved.any() and ok[solved].all())
-
 
 def robustness_report(
     net: TwoLayerNet,

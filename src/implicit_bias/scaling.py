@@ -25,10 +25,6 @@ class PowerLaw:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.prefactor * np.asarray(x, dtype=float) ** self.exponent
 
-    def contains(self, value: float, tolerance: float = 0.0) -> bool:
-        """Does the interval, widened by ``tolerance`` on each side, contain ``value``?"""
-        return self.low - tolerance <= value <= self.high + tolerance
-
 
 def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
