@@ -42,6 +42,7 @@ class Tolerance:
     rel: float
     abs: float = 0.0
     why: str = ""
+    exact_counts: bool = True  # integers printed as integers must be equal; False where a float prints as one
 
 
 # How they were chosen. Every chapter was executed at its defaults on this project's machine (Intel, 2 cores)
@@ -58,11 +59,18 @@ class Tolerance:
 # The first rule whose pattern matches the line of the stored output applies.
 DEFAULT = Tolerance(rel=0.02, abs=1e-9, why="4x the largest measured spread (0.5%) across settings")
 TOLERANCES: list[tuple[re.Pattern, Tolerance]] = [
-    # Relative gaps checked against 20% (robust_networks): 0.0066 vs 0.0072 across machines moves the gap by 9%
-    # but its criterion by 0.3%.
+    # Relative gaps checked against 5% (robust_networks): 0.0066 vs 0.0072 across machines, 0.00652 vs 0.00719
+    # between 2 and 1 threads, moves the gap by 10% but its criterion by 1.3%.
     (
-        re.compile(r"\bgap\b.*<= 20%"),
-        Tolerance(rel=0.02, abs=2e-3, why="a residual checked against 20%: floor 1% of it"),
+        re.compile(r"\bgap\b.*(<=|&lt;=) 5%"),  # the claims table glued as HTML escapes "<"
+        Tolerance(rel=0.02, abs=2e-3, why="a residual checked against 5%: floor 3x its measured spread"),
+    ),
+    # The ratio of test errors (generalization) is twice a count of misclassified test points when no error is
+    # seen at the largest d/k (one unseen error counts as half a point): one point of 4000 moves it by 2, as
+    # between 2 and 1 threads (302 vs 304). It prints as an integer but is a ratio, checked against >= 10.
+    (
+        re.compile(r"error at smallest d/k over error at largest"),
+        Tolerance(rel=0.02, why="a ratio of error counts, checked against >= 10", exact_counts=False),
     ),
     # KKT residuals (stationarity, complementary slackness) checked against 1e-2: their size is set by the
     # optimiser's stopping point, not by the machine.
@@ -96,12 +104,12 @@ def numbers_agree(stored: str, fresh: str, tol: Tolerance) -> bool:
     Two integers (counts, sizes, seeds) must be equal; a value printed as "1" on one side and "0.998" on the
     other is a rounded float (book.fmt prints 3 significant digits) and is compared as one.
     """
-    if is_count(stored) and is_count(fresh):
+    if tol.exact_counts and is_count(stored) and is_count(fresh):
         return int(stored) == int(fresh)
     a, b = float(stored), float(fresh)
     if not (math.isfinite(a) and math.isfinite(b)):
         return stored == fresh
-    rounding = max(last_digit_unit(t) for t in (stored, fresh) if not is_count(t))
+    rounding = max((last_digit_unit(t) for t in (stored, fresh) if not is_count(t)), default=1.0)
     allowed = max(tol.rel * abs(a), tol.abs) + rounding
     return abs(a - b) <= allowed * (1 + 1e-12)
 
