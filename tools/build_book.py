@@ -68,6 +68,8 @@ def cached_config(folder: Path, executed: Path) -> tuple[Path, int]:
     cached = 0
     for ipynb in sorted(executed.glob("*.ipynb")):
         md = ROOT / "chapters" / ipynb.with_suffix(".md").name
+        if not md.exists():  # not a chapter of this book
+            continue
         fresh = nbformat.read(ipynb, as_version=4)
         nb = read_myst_markdown_notebook(md.read_text(), path=md)  # the notebook exactly as myst-nb reads it
         code = [cell for cell in nb.cells if cell.cell_type == "code"]
