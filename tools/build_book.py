@@ -84,6 +84,9 @@ def cached_config(folder: Path, executed: Path) -> tuple[Path, int]:
         cached += 1
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"] |= {"execute_notebooks": "cache", "cache": str(folder / "jupyter_cache")}
+    # Sphinx finds local extensions relative to the config file, which now lives in `folder`.
+    local = config["sphinx"].get("local_extensions") or {}
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in local.items()}
     path = folder / "_config.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path, cached
