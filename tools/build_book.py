@@ -34,14 +34,18 @@ def paired_chapters() -> list[Path]:
     return sorted(p for p in (ROOT / "chapters").glob("*.md") if p.read_text().startswith("---\njupytext:"))
 
 
+def run(nb: nbformat.NotebookNode, folder: Path, timeout: int = 600) -> float:
+    """Execute a notebook in place with its kernel in `folder` (as the book build, papermill --cwd and nbval run
+    a chapter); returns the wall time."""
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    return time.perf_counter() - start
+
+
 def execute(md: Path, out: Path, timeout: int = 600) -> float:
     """Execute one chapter from its MyST source, in its folder, into out/<name>.ipynb; returns the wall time."""
     nb = jupytext.read(md)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}
-    ).execute()
-    seconds = time.perf_counter() - start
+    seconds = run(nb, md.parent, timeout)
     nb.metadata[SECONDS] = seconds
     nbformat.write(nb, out / md.with_suffix(".ipynb").name)
     return seconds

@@ -10,12 +10,10 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
-from build_book import paired_chapters  # tools/ is this script's folder
-from nbclient import NotebookClient
+from build_book import paired_chapters, run  # tools/ is this script's folder
 
 
 def execute(md: Path, timeout: int, out: Path | None = None) -> float:
@@ -23,12 +21,9 @@ def execute(md: Path, timeout: int, out: Path | None = None) -> float:
     subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(md)], check=True)
     ipynb = md.with_suffix(".ipynb")
     nb = nbformat.read(ipynb, as_version=4)
-    start = time.perf_counter()
-    NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(md.parent)}}
-    ).execute()
+    seconds = run(nb, md.parent, timeout)
     nbformat.write(nb, ipynb if out is None else out / ipynb.name)
-    return time.perf_counter() - start
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -88,5 +88,5 @@ def check(claims: list[Claim]) -> None:
     for c in claims:
         print(f"{c.statement:<{width}}  {measured(c.value)}  ({c.criterion.text}: {c.verdict})")
     _glue_claims(claims)
-    if failed(claims):
-        raise AssertionError(f"claims that do not hold at these parameters: {failed(claims)}")
+    if failures := failed(claims):
+        raise AssertionError(f"claims that do not hold at these parameters: {failures}")
