@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from implicit_bias.sweep import SpecError, load_spec, point_id, run_sweep
+from implicit_bias.sweep import SpecError, load_spec, point_id, point_task, run_point, run_sweep
 from tests.nbregression import DEFAULT
 
 DEMO = Path(__file__).parent / "data" / "sweep_demo.md"
@@ -42,6 +42,18 @@ def test_sweep_runs_every_point_records_failures_and_resumes(tmp_path):
     # Started again: the done points are skipped, only the failed one runs again (and fails again).
     second = run_sweep(spec, workers=1, progress=False)
     assert sorted(second.skipped) == sorted(first.ran) and second.ran == [] and len(second.failed) == 1
+
+
+def test_a_point_runs_at_its_threads_and_leaves_the_callers_environment_as_it_was(tmp_path, monkeypatch):
+    """A test or notebook that runs a point in its own process keeps its thread settings: the kernels it starts
+    later must not inherit the point's (make test's workers run one thread each; two would oversubscribe)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    spec = load_spec(write_spec(tmp_path, grid={"a": [1]}))
+    before = dict(os.environ)
+    result = run_point(point_task(spec), next(iter(spec.points())), threads=3)
+    assert result.record["status"] == "ok", result.record["error"]
+    assert result.record["metrics"]["threads"] == "3"
+    assert dict(os.environ) == before
 
 
 def test_interrupted_sweep_loses_nothing_and_restarts_where_it_stopped(tmp_path):
@@ -123,13 +135,11 @@ def test_a_committed_sweep_point_reproduces(tmp_path, name, point):
     """Re-run one point of a book sweep: its metrics equal the committed record (float64, seeded) within the
     chapters' regression tolerance. This is what catches a library change that moves a committed table; a change
     of its spec or notebook is caught by its provenance (tests/test_sweep_provenance.py)."""
-    from implicit_bias.sweep import point_task, run_point
-
     root = Path(__file__).parents[1]
     spec = load_spec(root / "sweeps" / "book" / f"{name}.yaml")
     full = next(p for p in spec.points() if all(p[k] == v for k, v in point.items()))
     committed = json.loads((spec.output / "records" / f"{point_id(full)}.json").read_text())
-    fresh = run_point(point_task(spec), full, threads=2).record
+    fresh = run_point(point_task(spec), full, threads=1).record  # make test's workers run one thread each
     assert fresh["status"] == "ok", fresh["error"]
     assert fresh["metrics"].keys() == committed["metrics"].keys()
     for key, value in committed["metrics"].items():

@@ -42,6 +42,7 @@ import time
 import traceback
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -425,6 +426,21 @@ def _worker_threads() -> int:
     return max(1, (os.cpu_count() or 1) // max(1, slots))
 
 
+@contextmanager
+def _kernel_environment(threads: int) -> Iterator[None]:
+    """Thread counts (and strict MKL mode) for the kernel started inside, the caller's environment restored after:
+    a test or notebook that runs a point in its own process must not inherit the point's threads."""
+    # Strict MKL mode: a point's numbers do not depend on how many threads its worker has (see the Makefile).
+    saved = dict(os.environ)
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @dataclass(frozen=True)
 class PointResult:
     """What a worker returns for one point: its record and its executed notebook (None when none was written)."""
@@ -437,10 +453,7 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
     """Execute the notebook at one point in a private temporary folder; a failure is recorded, never raised."""
     import papermill
 
-    # Strict MKL mode: a point's numbers do not depend on how many threads its worker has (see the Makefile).
     threads = threads or _worker_threads()
-    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
     provenance = {**_worker_provenance(), "git_commit": task.git_commit, "notebook_sha256": task.notebook_sha256}
     record: dict[str, Any] = {"id": point_id(point), "parameters": point, **{k: provenance[k] for k in PROVENANCE_KEYS}}
     executed = None
@@ -455,16 +468,17 @@ def run_point(task: PointTask, point: dict[str, Any], threads: int | None = None
         (io / "in.ipynb").write_text(task.notebook)
         metrics_file = io / "metrics.json"  # private to this run: no other run of this point can touch it
         try:
-            papermill.execute_notebook(
-                str(io / "in.ipynb"),
-                str(io / "out.ipynb"),
-                parameters={**point, METRICS_PARAMETER: str(metrics_file)},
-                cwd=str(tree / task.cwd),
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
-                start_timeout=300,  # a loaded or cold worker (CUDA torch imports) can take over a minute
-            )
+            with _kernel_environment(threads):
+                papermill.execute_notebook(
+                    str(io / "in.ipynb"),
+                    str(io / "out.ipynb"),
+                    parameters={**point, METRICS_PARAMETER: str(metrics_file)},
+                    cwd=str(tree / task.cwd),
+                    kernel_name="python3",
+                    progress_bar=False,
+                    log_output=False,
+                    start_timeout=300,  # a loaded or cold worker (CUDA torch imports) can take over a minute
+                )
             if not metrics_file.exists():
                 raise RuntimeError(
                     f"{task.name} ran to its end but never called "
