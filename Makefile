@@ -23,18 +23,21 @@ $(STAMP): requirements/ci.txt pyproject.toml
 
 venv: $(STAMP)  ## create .venv with the pinned stack and the package
 
-# make test runs in two steps: every test but those of the built book in TEST_WORKERS processes (pytest-xdist, one
-# file or chapter per process at a time, one thread each so that the processes do not oversubscribe the cores),
-# each chapter leaving its executed notebook in $(EXECUTED); then the book is built from those notebooks (no
-# chapter runs twice) and its tests run. Plain `pytest` runs everything in one process, in the same order.
+# make test runs in three steps: every test but those of the built book in TEST_WORKERS processes (pytest-xdist,
+# one file or chapter per process at a time, one thread each so that the processes do not oversubscribe the cores),
+# each chapter leaving its executed notebook in $(EXECUTED); then the book is built once from those notebooks (no
+# chapter runs twice: the tool fails if the build executed one); then the tests of the built book, spread over
+# the same processes test by test. Plain `pytest` runs everything in one process, building the book itself.
 TEST_WORKERS ?= auto
 EXECUTED := _build/.executed
+TEST_BOOK := _build/test-book
 
 test: $(STAMP)  ## run the whole test suite (chapters in parallel, then the built book)
-	rm -rf $(EXECUTED)
+	rm -rf $(EXECUTED) $(TEST_BOOK)
 	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not book"
-	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) $(PY) -m pytest -m book
+	$(PY) tools/build_book.py --executed $(EXECUTED) --path-output $(TEST_BOOK)
+	BOOK_HTML=$(abspath $(TEST_BOOK))/_build/html $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m book
 
 book: $(STAMP)  ## build the HTML book from scratch into _build/html (chapters executed in parallel first)
 	rm -rf _build

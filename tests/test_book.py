@@ -23,6 +23,7 @@ import nbformat
 import pytest
 import yaml
 from bs4 import BeautifulSoup
+from filelock import FileLock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from book_pdf import CHROMIUM_FLAGS  # noqa: E402 (tools/ is not a package)
@@ -89,6 +90,14 @@ def is_notebook(doc: str) -> bool:
 
 
 DOCS = toc_docs()
+
+
+def by_page(doc: str):
+    """A test parameter that `make test` sends to the test process holding the page's browser view."""
+    return pytest.param(doc, marks=pytest.mark.xdist_group(doc))
+
+
+BY_PAGE = [by_page(doc) for doc in DOCS]
 NOTEBOOKS = [doc for doc in DOCS if source(doc).exists() and is_notebook(doc)]
 
 
@@ -162,9 +171,9 @@ def test_mathjax_is_vendored():
 def book_html(tmp_path_factory, request) -> Path:
     """The HTML folder of a finished build: BOOK_HTML if set, otherwise a fresh -W -n build in a temp folder.
 
-    The build (tools/build_book.py) reuses the chapters that nbval executed earlier in this session or in the
-    parallel run before it (tests/nbregression.py), so `make test` executes each chapter once; run alone, this
-    fixture executes them all, in parallel.
+    `make test` builds the book once (tools/build_book.py, from the chapters nbval executed in its parallel step)
+    and sets BOOK_HTML for its test processes. Without it the build here reuses the chapters nbval executed
+    earlier in this session (tests/nbregression.py); run alone, this fixture executes them all, in parallel.
     """
     from tests.nbregression import EXECUTED_DIR, executed_notebooks
 
@@ -188,32 +197,67 @@ def book_html(tmp_path_factory, request) -> Path:
     return html
 
 
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """A Chromium binary; installed with apt-get when missing (needs root, as in CI)."""
+def installed_chromium() -> str | None:
+    """The Chromium or Chrome binary on PATH (or CHROMIUM), if any."""
     for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
         if name and shutil.which(name):
             return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """A Chromium binary; installed with apt-get when missing (needs root, as in CI)."""
+    if found := installed_chromium():
+        return found
     if os.geteuid() != 0:
         pytest.fail(
             "Chromium is missing and only root can install it: run `apt-get install -y chromium` "
             "or point CHROMIUM at a Chrome/Chromium binary"
         )
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    run = subprocess.run(
-        "apt-get update && apt-get install -y chromium",
-        shell=True,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    # Test processes side by side (make test's book step) install it once: two apt-get runs at once fail on its lock.
+    with FileLock(Path(tempfile.gettempdir()) / "implicit-bias-chromium-install.lock"):
+        if found := installed_chromium():
+            return found
+        run = subprocess.run(
+            "apt-get update && apt-get install -y chromium",
+            shell=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     if run.returncode != 0 or not shutil.which("chromium"):
         pytest.fail(
             f"could not install Chromium with apt-get (exit {run.returncode}):\n"
             f"{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
         )
     return shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_view(book_html, chromium, tmp_path_factory):
+    """doc -> its page as headless Chromium shows it 400 px wide, once MathJax has typeset it, with the overflow
+    probe's finding on <body>: one browser run per page serves every check of how it renders."""
+    views: dict[str, BeautifulSoup] = {}
+    folder = tmp_path_factory.mktemp("probed")
+
+    def view(doc: str) -> BeautifulSoup:
+        if doc not in views:
+            page = book_html / f"{doc}.html"
+            html = page.read_text()
+            n_math = len(BeautifulSoup(html, "html.parser").select(".math"))
+            # A copy outside the build (other tests read the build), its links resolved against the page's folder.
+            probe = folder / page.name
+            base = f'<base href="{page.parent.as_uri()}/">'
+            probe.write_text(html.replace("<head>", "<head>" + base, 1).replace("</body>", OVERFLOW_PROBE + "</body>"))
+            for budget in (8000, 20000):  # MathJax typesets asynchronously: give it more virtual time if needed
+                views[doc] = BeautifulSoup(dump_dom(chromium, probe, budget, width=400), "html.parser")
+                if len(views[doc].find_all("mjx-container")) >= n_math:
+                    break
+        return views[doc]
+
+    return view
 
 
 def dump_dom(chromium: str, page: Path, budget_ms: int, width: int | None = None) -> str:
@@ -324,17 +368,13 @@ def expected_figures(book_html: Path, doc: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", DOCS)
-def test_page_renders_in_chromium(book_html, chromium, doc):
+@pytest.mark.parametrize("doc", BY_PAGE)
+def test_page_renders_in_chromium(book_html, browser_view, doc):
     """The page as a browser shows it: math rendered by MathJax, theorem boxes, figures present and loadable."""
     page = book_html / f"{doc}.html"
-    static = BeautifulSoup(page.read_text(), "html.parser")
-    n_math = len(static.select(".math"))
-    for budget in (5000, 20000):  # MathJax typesets asynchronously: give it more virtual time if needed
-        dom = BeautifulSoup(dump_dom(chromium, page, budget), "html.parser")
-        containers = len(dom.find_all("mjx-container"))
-        if containers >= n_math:
-            break
+    n_math = len(BeautifulSoup(page.read_text(), "html.parser").select(".math"))
+    dom = browser_view(doc)
+    containers = len(dom.find_all("mjx-container"))
     assert containers >= n_math, f"{doc}: {n_math} math elements but only {containers} rendered by MathJax"
     leftovers = raw_tex(dom)
     assert not leftovers, f"{doc}: raw TeX left on the page: {leftovers[:5]}"
@@ -443,10 +483,10 @@ def test_figures_have_captions_and_alt_text(book_html, doc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", RESULT_CHAPTERS)
-def test_exercise_solutions_are_folded(book_html, chromium, doc):
+@pytest.mark.parametrize("doc", [by_page(doc) for doc in RESULT_CHAPTERS])
+def test_exercise_solutions_are_folded(browser_view, doc):
     """Exercises show; their solutions are folded until the reader opens them."""
-    dom = BeautifulSoup(dump_dom(chromium, book_html / f"{doc}.html", 5000), "html.parser")
+    dom = browser_view(doc)
     exercises = dom.select("div.exercise")
     solutions = dom.select("div.solution")
     assert len(exercises) >= 2 and len(solutions) == len(exercises), (
@@ -463,16 +503,10 @@ def test_exercise_solutions_are_folded(book_html, chromium, doc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", DOCS)
-def test_phone_width_has_no_horizontal_scroll(book_html, chromium, doc):
+@pytest.mark.parametrize("doc", BY_PAGE)
+def test_phone_width_has_no_horizontal_scroll(browser_view, doc):
     """At 400 px wide nothing outside code, math, tables and cell outputs sticks out of the screen."""
-    page = book_html / f"{doc}.html"
-    probe = page.with_name(f"{page.stem}.__probe__.html")
-    probe.write_text(page.read_text().replace("</body>", OVERFLOW_PROBE + "</body>"))
-    try:
-        dom = BeautifulSoup(dump_dom(chromium, probe, 8000, width=400), "html.parser")
-    finally:
-        probe.unlink()
+    dom = browser_view(doc)
     found = dom.body.get("data-probe") if dom.body else None
     assert found, f"{doc}: the overflow probe did not run"
     result = json.loads(found)

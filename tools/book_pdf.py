@@ -8,9 +8,11 @@ one file with a bookmark per chapter.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -64,14 +66,16 @@ def print_page(browser: str, page: Path, out: Path, budget_ms: int) -> None:
         raise SystemExit(f"Chromium printed nothing for {page}")
 
 
-def build_pdf(html: Path, out: Path, budget_ms: int = 20000) -> Path:
-    """Print every page of the book and join them into ``out``; returns ``out``."""
+def build_pdf(html: Path, out: Path, budget_ms: int = 20000, workers: int | None = None) -> Path:
+    """Print every page of the book, ``workers`` at a time (default: the core count), and join them into ``out``;
+    returns ``out``."""
     browser = chromium()
     writer = PdfWriter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, doc in enumerate(toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))):
-            part = Path(tmp) / f"{i:02d}.pdf"
-            print_page(browser, html / f"{doc}.html", part, budget_ms)
+    docs = toc_pages(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        parts = [Path(tmp) / f"{i:02d}.pdf" for i in range(len(docs))]
+        list(pool.map(lambda doc, part: print_page(browser, html / f"{doc}.html", part, budget_ms), docs, parts))
+        for doc, part in zip(docs, parts, strict=True):
             start = len(writer.pages)
             writer.append(str(part))
             writer.add_outline_item(title=Path(doc).name.replace("_", " "), page_number=start)
