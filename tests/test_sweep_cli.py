@@ -199,7 +199,7 @@ def test_one_point_run_twice_at_once_keeps_each_runs_own_metrics(tmp_path):
         results = list(pool.map(partial(run_point, task, point), [1, 1]))
     assert all(r.record["wall_time_s"] > 1.0 for r in results)
     assert [(r.record["status"], r.record["error"], r.record["metrics"]) for r in results] == [
-        ("ok", None, {"product": 6.0, "values": [3, 2.0]})
+        ("ok", None, {"product": 6.0, "values": [3, 2.0], "threads": "1"})
     ] * 2
 
 
