@@ -8,7 +8,7 @@ import papermill
 import pytest
 
 ROOT = Path(__file__).parents[1]
-FLOAT32_CHAPTERS = ["implicit_bias", "nearly_orthogonal"]  # among the fastest chapters that train networks
+FLOAT32_CHAPTERS = ["implicit_bias", "mechanism"]  # the fastest chapters that train networks
 
 
 @pytest.mark.slow

@@ -3,15 +3,18 @@ passes find."""
 
 import math
 
+import pytest
 import torch
 
 from implicit_bias.data import cluster_mixture
+from implicit_bias.experiments import CentredScore
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
 from implicit_bias.perturbations import (
     against_label,
     flip_radius,
     frei_direction,
+    margin_along,
     net_score,
 )
 
@@ -39,3 +42,27 @@ def test_fast_line_search_matches_plain_forward_passes_for_universal_and_general
         assert torch.equal(torch.isfinite(a), torch.isfinite(b)) and torch.isfinite(a).any()
         finite = torch.isfinite(a)
         assert torch.allclose(a[finite], b[finite], rtol=1e-9, atol=0)
+
+
+@pytest.mark.parametrize("p", [2, 3, 4])
+def test_prelu_and_centred_lines_match_plain_forward_passes(p):
+    """The fast path of pReLU nets (sigma^p, normalized weights) and of Min & Vidal's centred score (divided by
+    ||x + r u||^(p-1)): the same flip radii and margins as forward passes."""
+    gen = torch.Generator().manual_seed(p)
+    net = TwoLayerNet(d=20, m=16, p=p, activation="prelu", bias=False)
+    params = net.init(scale=1.0, seed=p)
+    X = torch.randn(80, 20, generator=gen, dtype=torch.float64)
+    U = torch.randn(80, 20, generator=gen, dtype=torch.float64)
+    U /= U.norm(dim=1, keepdim=True)
+    radii = torch.linspace(0, 6, 61)[1:]
+    centred = CentredScore(net, params, torch.randn(20, generator=gen, dtype=torch.float64))
+    for score in (net_score(net, params), centred):
+        y = torch.where(score(X) > 0, 1.0, -1.0).to(X)  # every point correctly classified at r = 0
+        a = flip_radius(score, X, y, U, radii)
+        b = flip_radius(lambda Z, score=score: score(Z), X, y, U, radii)  # no line method: plain forward passes
+        assert torch.equal(torch.isfinite(a), torch.isfinite(b)) and torch.isfinite(a).sum() > 10
+        finite = torch.isfinite(a)
+        assert torch.allclose(a[finite], b[finite], rtol=1e-9, atol=0)
+        # the margins themselves, not only their signs (a positive factor such as ||x + r u||^(p-1) keeps signs)
+        fast, plain = margin_along(score, X, y, U, radii), margin_along(lambda Z, s=score: s(Z), X, y, U, radii)
+        assert torch.allclose(fast, plain, rtol=1e-9, atol=1e-12 * float(plain.abs().max()))

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from implicit_bias.network import LinearModel, TwoLayerNet, flatten
+from implicit_bias.network import LinearModel, TwoLayerNet, flatten, power
 
 CONFIGS = [
     dict(bias=True, train_outer=True),
@@ -201,3 +201,12 @@ def test_packed_layout_gives_the_same_outputs_and_gradients():
     torch.testing.assert_close(values_p, values, rtol=1e-12, atol=1e-14)
     for k, g in net.unpack(grads_p).items():
         torch.testing.assert_close(g, grads[k], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 7, 8, 2.5])
+def test_power_agrees_with_pow_to_rounding_and_keeps_autograd(p):
+    x = torch.rand(500, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).requires_grad_(True)
+    got = power(x, p)
+    assert torch.allclose(got, x.detach().pow(p), rtol=4 * p * torch.finfo(x.dtype).eps, atol=0)
+    (grad,) = torch.autograd.grad(got.sum(), x)
+    assert torch.allclose(grad, p * x.detach().pow(p - 1), rtol=1e-13, atol=0)

@@ -26,12 +26,14 @@ from .flow import FlowResult, History, gradient_flow, sgd
 from .network import Params, TwoLayerNet, polynomial_net
 from .perturbations import (
     FlipProfile,
+    NetLine,
     Score,
     against_label,
     flip_profile,
     frei_direction,
     line_radii,
     margin_points,
+    net_line,
     net_score,
     vardi_direction,
 )
@@ -611,6 +613,10 @@ class CentredScore:
         if self.net.p != 1:
             out = out / Z.norm(dim=1).clamp_min(1e-12).pow(self.net.p - 1)
         return out
+
+    def line(self, X: Tensor, U: Tensor) -> NetLine:
+        """r, rows -> f(X[rows] + r U[rows]) from pre-activations computed once (``perturbations.net_line``)."""
+        return net_line(self.net, self.params, X - self.centre, U, centred=True)
 
     def features(self, X: Tensor) -> Tensor:
         """Hidden features phi_j(x) (before the second layer), (n, m)."""

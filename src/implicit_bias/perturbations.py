@@ -22,7 +22,7 @@ from torch import Tensor
 
 from . import _validate as validate
 from .data import ClusterMixture, Dataset
-from .network import Params, TwoLayerNet
+from .network import Params, TwoLayerNet, power
 
 Score = Callable[[Tensor], Tensor]  # (n, d) -> (n,): one logit per point, differentiable in the input
 
@@ -44,30 +44,47 @@ class NetScore:
     def __call__(self, X: Tensor) -> Tensor:
         return self.net.forward(self.params, X)[0]
 
-    def line(self, X: Tensor, U: Tensor) -> _ReluLine | None:
-        """For ReLU nets, r, rows -> N(X[rows] + r U[rows]) from pre-activations computed once: the pre-activations
-        are affine in r, so each radius costs O(n m) instead of a forward pass. None for pReLU."""
-        if self.net.p != 1:
-            return None
-        A = self.net.preactivations(self.params, X)[0]
-        return _ReluLine(A, _along(U, self.params["W"][0]), self.net.outer(self.params)[0])
+    def line(self, X: Tensor, U: Tensor) -> NetLine:
+        """r, rows -> N(X[rows] + r U[rows]) (``net_line``)."""
+        return net_line(self.net, self.params, X, U)
+
+
+def net_line(net: TwoLayerNet, params: Params, X: Tensor, U: Tensor, centred: bool = False) -> NetLine:
+    """r, rows -> N(X[rows] + r U[rows]) for a network of one run, from pre-activations computed once: they are
+    affine in r, so each radius costs O(n m) instead of a forward pass. ``centred``: divided by
+    ||x + r u||^(p-1), as Min & Vidal's real-data score is (its X already centred)."""
+    quadratic = None
+    if centred and net.p != 1:  # ||x + r u||^2 = |x|^2 + r (2 x.u + r |u|^2)
+        quadratic = torch.stack([(X * X).sum(1), 2 * (X * U).sum(1), (U * U).sum(1)], 1)
+    A = net.preactivations(params, X)[0]
+    return NetLine(A, _along(U, params["W"][0]), net.output_weights(params)[0], net.p, quadratic)
 
 
 @dataclass(frozen=True)
-class _ReluLine:
-    """r, rows -> sum_j v_j relu(A[rows, j] + r B[rows, j]): a ReLU net along a field, rows=None for all points."""
+class NetLine:
+    """r, rows -> sum_j v_j sigma(A[rows, j] + r B[rows, j])^p [/ ||x + r u||^(p-1)]: a pReLU net along a field,
+    rows=None for all points; v holds the output weights (normalization included)."""
 
     A: Tensor
     B: Tensor
     v: Tensor
+    p: float = 1.0
+    quadratic: Tensor | None = None  # (n, 3): |x|^2, 2 x.u, |u|^2 of each point's line, for centred scores
 
     def __call__(self, r: Tensor, rows: Tensor | None = None) -> Tensor:
         A, B = (self.A, self.B) if rows is None else (self.A[rows], self.B[rows])
-        return torch.addcmul(A, r[:, None], B).relu_() @ self.v  # one (k, m) temporary, not three
+        act = torch.addcmul(A, r[:, None], B).relu_()  # one (k, m) temporary, not three
+        out = (act if self.p == 1 else power(act, self.p)) @ self.v
+        if self.quadratic is None:
+            return out
+        q = self.quadratic if rows is None else self.quadratic[rows]
+        norm = torch.addcmul(q[:, 1], r, q[:, 2]).mul_(r).add_(q[:, 0]).clamp_min_(0).sqrt_()
+        return out / norm.clamp_min_(1e-12).pow_(self.p - 1)
 
-    def restrict(self, rows: Tensor) -> _ReluLine:
+    def restrict(self, rows: Tensor) -> NetLine:
         """The same line on the points ``rows`` only, gathered once."""
-        return _ReluLine(self.A[rows], self.B[rows], self.v)
+        q = None if self.quadratic is None else self.quadratic[rows]
+        return NetLine(self.A[rows], self.B[rows], self.v, self.p, q)
 
 
 @dataclass(frozen=True)
@@ -102,10 +119,10 @@ def net_score(net: TwoLayerNet, params: Params, run: int = 0) -> NetScore:
     return NetScore(net, select_run(params, run))
 
 
-def _line(score: Score, X: Tensor, U: Tensor) -> _ReluLine | _ScoreLine:
-    """r (k,), rows (k,) -> f(X[rows] + r U[rows]): the score's own fast path when it has one."""
-    fast = score.line(X, U) if isinstance(score, NetScore) else None
-    return fast if fast is not None else _ScoreLine(score, X, U)
+def _line(score: Score, X: Tensor, U: Tensor) -> NetLine | _ScoreLine:
+    """r (k,), rows (k,) -> f(X[rows] + r U[rows]): the score's own fast path when it has one (a ``line`` method)."""
+    fast = getattr(score, "line", None)
+    return fast(X, U) if callable(fast) else _ScoreLine(score, X, U)
 
 
 def _unit(u: Tensor, name: str) -> Tensor:
@@ -180,7 +197,7 @@ def bisect(score: Score, X: Tensor, y: Tensor, U: Tensor, lo: Tensor, hi: Tensor
     return _bisect(_line(score, X, U), y, lo, hi, iters)
 
 
-def _bisect(line: _ReluLine | _ScoreLine, y: Tensor, lo: Tensor, hi: Tensor, iters: int) -> Tensor:
+def _bisect(line: NetLine | _ScoreLine, y: Tensor, lo: Tensor, hi: Tensor, iters: int) -> Tensor:
     """``bisect`` on a line search already set up (its pre-activations reused)."""
     lo, hi = lo.clone(), hi.clone()
     for _ in range(validate.positive_int("iters", iters)):
