@@ -37,7 +37,7 @@ test: $(STAMP)  ## run the whole test suite (chapters in parallel, then the buil
 	NBREGRESSION_EXECUTED=$(abspath $(EXECUTED)) OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not book"
 	$(PY) tools/build_book.py --executed $(EXECUTED) --path-output $(TEST_BOOK)
-	BOOK_HTML=$(abspath $(TEST_BOOK))/_build/html $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m book
+	BOOK_HTML=$(abspath $(TEST_BOOK))/_build/html $(PY) -m pytest -n $(TEST_WORKERS) --dist load -m book
 
 book: $(STAMP)  ## build the HTML book from scratch into _build/html (chapters executed in parallel first)
 	rm -rf _build

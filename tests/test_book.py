@@ -90,14 +90,6 @@ def is_notebook(doc: str) -> bool:
 
 
 DOCS = toc_docs()
-
-
-def by_page(doc: str):
-    """A test parameter that `make test` sends to the test process holding the page's browser view."""
-    return pytest.param(doc, marks=pytest.mark.xdist_group(doc))
-
-
-BY_PAGE = [by_page(doc) for doc in DOCS]
 NOTEBOOKS = [doc for doc in DOCS if source(doc).exists() and is_notebook(doc)]
 
 
@@ -238,23 +230,36 @@ def chromium() -> str:
 @pytest.fixture(scope="session")
 def browser_view(book_html, chromium, tmp_path_factory):
     """doc -> its page as headless Chromium shows it 400 px wide, once MathJax has typeset it, with the overflow
-    probe's finding on <body>: one browser run per page serves every check of how it renders."""
+    probe's finding on <body>: one browser run per page serves every check of how it renders, in every test
+    process of the run (the first to need a page dumps it under a lock; the others read the file)."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the run's own folder, above each test process's
+        shared = shared.parent
+    folder = shared / "browser-views"
+    folder.mkdir(exist_ok=True)
     views: dict[str, BeautifulSoup] = {}
-    folder = tmp_path_factory.mktemp("probed")
+
+    def dump(doc: str) -> str:
+        page = book_html / f"{doc}.html"
+        html = page.read_text()
+        n_math = len(BeautifulSoup(html, "html.parser").select(".math"))
+        # A copy outside the build (other tests read the build), its links resolved against the page's folder.
+        probe = folder / f"{doc.replace('/', '__')}.probe.html"
+        base = f'<base href="{page.parent.as_uri()}/">'
+        probe.write_text(html.replace("<head>", "<head>" + base, 1).replace("</body>", OVERFLOW_PROBE + "</body>"))
+        for budget in (8000, 20000):  # MathJax typesets asynchronously: give it more virtual time if needed
+            dom = dump_dom(chromium, probe, budget, width=400)
+            if len(BeautifulSoup(dom, "html.parser").find_all("mjx-container")) >= n_math:
+                break
+        return dom
 
     def view(doc: str) -> BeautifulSoup:
         if doc not in views:
-            page = book_html / f"{doc}.html"
-            html = page.read_text()
-            n_math = len(BeautifulSoup(html, "html.parser").select(".math"))
-            # A copy outside the build (other tests read the build), its links resolved against the page's folder.
-            probe = folder / page.name
-            base = f'<base href="{page.parent.as_uri()}/">'
-            probe.write_text(html.replace("<head>", "<head>" + base, 1).replace("</body>", OVERFLOW_PROBE + "</body>"))
-            for budget in (8000, 20000):  # MathJax typesets asynchronously: give it more virtual time if needed
-                views[doc] = BeautifulSoup(dump_dom(chromium, probe, budget, width=400), "html.parser")
-                if len(views[doc].find_all("mjx-container")) >= n_math:
-                    break
+            dumped = folder / f"{doc.replace('/', '__')}.dom.html"
+            with FileLock(dumped.with_suffix(".lock")):
+                if not dumped.exists():
+                    dumped.write_text(dump(doc))
+            views[doc] = BeautifulSoup(dumped.read_text(), "html.parser")
         return views[doc]
 
     return view
@@ -368,7 +373,7 @@ def expected_figures(book_html: Path, doc: str) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", BY_PAGE)
+@pytest.mark.parametrize("doc", DOCS)
 def test_page_renders_in_chromium(book_html, browser_view, doc):
     """The page as a browser shows it: math rendered by MathJax, theorem boxes, figures present and loadable."""
     page = book_html / f"{doc}.html"
@@ -483,7 +488,7 @@ def test_figures_have_captions_and_alt_text(book_html, doc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", [by_page(doc) for doc in RESULT_CHAPTERS])
+@pytest.mark.parametrize("doc", RESULT_CHAPTERS)
 def test_exercise_solutions_are_folded(browser_view, doc):
     """Exercises show; their solutions are folded until the reader opens them."""
     dom = browser_view(doc)
@@ -503,7 +508,7 @@ def test_exercise_solutions_are_folded(browser_view, doc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("doc", BY_PAGE)
+@pytest.mark.parametrize("doc", DOCS)
 def test_phone_width_has_no_horizontal_scroll(browser_view, doc):
     """At 400 px wide nothing outside code, math, tables and cell outputs sticks out of the screen."""
     dom = browser_view(doc)
