@@ -1,5 +1,5 @@
-"""The ReLU line search (pre-activations reused, rank-one universal fields) finds the radii plain forward
-passes find."""
+"""The networks' line search (pre-activations reused, rank-one universal fields; ReLU, pReLU and Min & Vidal's
+centred score) finds the radii and margins plain forward passes find."""
 
 import math
 

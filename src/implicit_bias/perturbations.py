@@ -8,7 +8,8 @@ line search applies to all of them alike.
 A direction field is a tensor ``U`` (n, d): point i moves along x_i + r U_i. The flip radius of a point is the
 first r on the radius grid where its margin is <= 0, refined by bisection within the grid cell: an upper
 bound on the distance to the decision boundary, confirmed by the sign flip, and the first crossing along
-the ray up to the grid's resolution.
+the ray up to the grid's resolution. A score with a ``line`` method (networks, Min & Vidal's centred score)
+walks its lines from pre-activations computed once (``net_line``).
 """
 
 from __future__ import annotations
