@@ -289,10 +289,12 @@ class TwoLayerNet:
         norm = torch.linalg.vector_norm(W, dim=-1)
         return norm if b is None else torch.hypot(norm, b)
 
-    def output_weights(self, params: Params) -> Tensor:
-        """The weights of sigma(z_j)^p in the output, v_j / ||(w_j, b_j)||^(p-1), (R, m): the pReLU normalization
-        multiplies weights, not (R, m, n) tensors."""
-        return self.outer(params) if self.p == 1 else self.outer(params) * self._neuron_norm(params).pow(1 - self.p)
+    def output_weights(self, params: Params, norm: Tensor | None = None) -> Tensor:
+        """The weights of sigma(z_j)^p in the output, v_j / ||(w_j, b_j)||^(p-1), (R, m), from the neuron norms when
+        given: the pReLU normalization multiplies weights, not (R, m, n) tensors."""
+        if self.p == 1:
+            return self.outer(params)
+        return self.outer(params) * (self._neuron_norm(params) if norm is None else norm).pow(1 - self.p)
 
     def _features(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """sigma(z) and sigma(z)^p, both (R, m, n), the ``output_weights`` and the norms ||(w_j, b_j)|| (None for
@@ -300,7 +302,8 @@ class TwoLayerNet:
         relu = torch.relu_(self._layout(params, X))  # in place on a fresh tensor; autograd keeps relu's output
         if self.p == 1:
             return relu, relu, self.outer(params), None
-        return relu, power(relu, self.p), self.output_weights(params), self._neuron_norm(params)
+        norm = self._neuron_norm(params)
+        return relu, power(relu, self.p), self.output_weights(params, norm), norm
 
     def forward(self, params: Params, X: Tensor) -> Tensor:
         """Network outputs of every run, (R, n)."""
