@@ -21,6 +21,7 @@ import json
 import math
 import os
 import re
+import sys
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbval import plugin as nbval
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from build_book import recorded_seconds  # noqa: E402  (tools/ is not a package)
 
 # A number: not glued to a preceding letter, digit, underscore or dot, so names such as r50, x2, F^(3)'s
 # digits inside identifiers, or "sqrt(d/k)" stay text. A leading sign is part of the number.
@@ -244,9 +248,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """Chapters first, so that the book build (tests/test_book.py) can reuse their executions; tests of the built
-    book are marked `book`, so that a parallel run can leave them to a later one (see the Makefile)."""
-    items.sort(key=lambda item: not isinstance(item, nbval.IPyNbCell))
+    """Chapters first, so that the book build (tests/test_book.py) can reuse their executions, the longest first
+    (their stored timings), so that pytest-xdist does not start a long one last; tests of the built book are
+    marked `book`, so that a parallel run can leave them to a later one (see the Makefile)."""
+    seconds = {}
+    for item in items:
+        if isinstance(item, nbval.IPyNbCell) and item.parent not in seconds:
+            seconds[item.parent] = recorded_seconds(item.parent.nb)
+    items.sort(key=lambda item: (item.parent not in seconds, -seconds.get(item.parent, 0.0)))
     for item in items:
         if "book_html" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.book)

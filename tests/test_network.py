@@ -175,6 +175,17 @@ def test_run_sum_is_the_sum_and_does_not_depend_on_the_thread_count():
     assert torch.equal(run_sum(t[:, :1, :10]), t[:, 0, :10].sum(-1))  # short rows: one plain sum
 
 
+def test_run_sum_adds_in_the_order_of_zero_padded_blocks():
+    """The order the committed outputs were computed in: blocks of SUM_BLOCK, the last one zero-padded."""
+    from implicit_bias.network import SUM_BLOCK, run_sum
+
+    for size in (SUM_BLOCK + 1, 3 * SUM_BLOCK, 5 * SUM_BLOCK // 3):
+        t = torch.randn(3, size, generator=torch.Generator().manual_seed(size), dtype=torch.float64)
+        blocks = -(-size // SUM_BLOCK)
+        padded = torch.nn.functional.pad(t, (0, blocks * SUM_BLOCK - size)).view(3, blocks, SUM_BLOCK)
+        assert torch.equal(run_sum(t), padded.sum(-1).sum(-1))
+
+
 def test_polynomial_net_is_the_relu_for_p_1_and_homogeneous_of_its_degree():
     from implicit_bias.network import homogeneity_error, polynomial_net
 

@@ -378,6 +378,19 @@ def theme_colab_link(doc: str) -> str:
     return f"{colab}/github/{org}/{repo}/blob/{theme['repository_branch']}/{relpath}{doc}{extension}"
 
 
+def test_chapters_run_longest_first_by_their_recorded_timings():
+    """The order of the parallel executions (make book, make test): the cells' nbclient timestamps summed."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1"), nbformat.v4.new_markdown_cell("x")])
+    nb.cells[0].metadata["execution"] = {
+        "iopub.execute_input": "2026-12-03T10:00:00.500000Z",
+        "shell.execute_reply": "2026-12-03T10:01:02.000000Z",
+    }
+    assert build_book.recorded_seconds(nb) == 61.5
+    assert build_book.recorded_seconds(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])) == 0.0
+    chapters = sorted(build_book.paired_chapters(), key=build_book.committed_seconds, reverse=True)
+    assert chapters[0].stem in {"generalization", "polynomial_relu"}, [c.stem for c in chapters]
+
+
 def test_every_toc_chapter_that_is_a_notebook_is_found():
     assert "chapters/intro" in NOTEBOOK_CHAPTERS and len(NOTEBOOK_CHAPTERS) >= 2
 

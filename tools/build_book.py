@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import jupytext
@@ -51,10 +52,30 @@ def execute(md: Path, out: Path, timeout: int = 600) -> float:
     return seconds
 
 
+def recorded_seconds(nb: nbformat.NotebookNode) -> float:
+    """Seconds the code cells took when the notebook was last executed, from nbclient's timestamps in the cells'
+    metadata (0 where they are missing): what orders the chapters, longest first, when several run at once."""
+    total = 0.0
+    for cell in nb.cells:
+        times = cell.get("metadata", {}).get("execution", {})
+        start, end = times.get("iopub.execute_input"), times.get("shell.execute_reply")
+        if start and end:
+            total += (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    return total
+
+
+def committed_seconds(md: Path) -> float:
+    """``recorded_seconds`` of a chapter's committed notebook (0 if it has none)."""
+    ipynb = md.with_suffix(".ipynb")
+    return recorded_seconds(nbformat.read(ipynb, as_version=4)) if ipynb.exists() else 0.0
+
+
 def execute_missing(executed: Path, workers: int) -> None:
-    """Execute, `workers` at a time on one thread each, every chapter that has no notebook in `executed`."""
+    """Execute, `workers` at a time on one thread each, every chapter that has no notebook in `executed`: the
+    longest first (their committed notebooks' timings), so that no long chapter starts last."""
     executed.mkdir(parents=True, exist_ok=True)
     missing = [md for md in paired_chapters() if not (executed / md.with_suffix(".ipynb").name).exists()]
+    missing.sort(key=committed_seconds, reverse=True)
     os.environ |= {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # kernels inherit it: no oversubscription
     with ThreadPoolExecutor(max_workers=workers) as pool:
         for md, seconds in zip(missing, pool.map(lambda md: execute(md, executed), missing)):

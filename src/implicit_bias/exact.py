@@ -21,7 +21,6 @@ from dataclasses import dataclass
 
 import clarabel
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import Tensor
 
@@ -50,7 +49,7 @@ def _qp_distance(
     A = np.vstack([sign[:, None] * W, g[None]])
     b = np.concatenate([np.where(state, pre, -pre), [-fx]]) / scale
     u, solved = qp.solve(
-        sp.identity(d, format="csc"), np.zeros(d), sp.csc_matrix(A), b, [clarabel.NonnegativeConeT(len(b))], tol=1e-10
+        qp.identity(d), np.zeros(d), qp.dense_csc(A), b, [clarabel.NonnegativeConeT(len(b))], tol=1e-10
     )
     return scale * u if solved else None
 
