@@ -249,13 +249,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(session, config, items) -> None:
     """Chapters first, so that the book build (tests/test_book.py) can reuse their executions, the longest first
-    (their stored timings), so that pytest-xdist does not start a long one last; tests of the built book are
-    marked `book`, so that a parallel run can leave them to a later one (see the Makefile)."""
+    (their stored timings), then the tests marked `first`: pytest-xdist hands out work in this order, and a long
+    item started last would leave one process running alone. Tests of the built book are marked `book`, so that
+    a parallel run can leave them to a later one (see the Makefile)."""
     seconds = {}
     for item in items:
         if isinstance(item, nbval.IPyNbCell) and item.parent not in seconds:
             seconds[item.parent] = recorded_seconds(item.parent.nb)
-    items.sort(key=lambda item: (item.parent not in seconds, -seconds.get(item.parent, 0.0)))
+    items.sort(
+        key=lambda item: (
+            item.parent not in seconds,
+            -seconds.get(item.parent, 0.0),
+            item.get_closest_marker("first") is None,
+        )
+    )
     for item in items:
         if "book_html" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.book)

@@ -519,6 +519,7 @@ def test_phone_width_has_no_horizontal_scroll(browser_view, doc):
 
 
 @pytest.mark.slow
+@pytest.mark.first
 def test_pdf_holds_every_chapter_and_figure(book_html, chromium, tmp_path):
     """`make pdf`: one PDF with every chapter title and at least as many images as the HTML has figures."""
     import book_pdf

@@ -562,6 +562,7 @@ def cases() -> dict[str, Case]:
     return _cases() | _robustness_cases() | {"polynomial_relu": _prelu_case()}
 
 
+@pytest.mark.first  # builds every case (cases() is cached): most of this file's time
 def test_every_chapter_that_checks_claims_has_a_case():
     checking = {
         md.stem for md in (ROOT / "chapters").glob("*.md") if re.search(r"book\.check\(\s*checks\.", md.read_text())

@@ -274,12 +274,17 @@ def test_same_setting_same_bits_and_other_settings_agree_within_the_tolerance():
 
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "flow_reference.json").read_text())
+# Other settings move the last bits of the products, and 300 steps amplify them: on this machine without
+# MKL_CBWR one parameter moved by 5.4e-9 relative (MKL_CBWR=COMPATIBLE, AUTO: within 1e-9). 20x that spread; an
+# engine that changed the flow moves it by O(1) (measured: step growth 1% off, or no restore of the
+# conserved quantities).
+TRAJECTORY_RTOL = 1e-7
 
 
 @pytest.mark.parametrize("schedule", ["normalized", "constant"])
 def test_in_place_engine_keeps_the_trajectory_of_the_previous_engine(small, schedule):
     """The lean engine (packed layout, in-place buffers) follows the trajectory recorded with the engine before it
-    (tests/data/flow_reference.json, one thread) to 1e-9 relative, here from a kink-free start."""
+    (tests/data/flow_reference.json, one thread, MKL_CBWR=AUTO,STRICT), here from a kink-free start, to TRAJECTORY_RTOL."""
     net, data = small
     p0 = net.init(runs=2, scale=0.1, seed=3)
     ref = REFERENCE[schedule]
@@ -291,9 +296,9 @@ def test_in_place_engine_keeps_the_trajectory_of_the_previous_engine(small, sche
         )
     finally:
         torch.set_num_threads(threads)
-    np.testing.assert_allclose(flatten(res.params).numpy(), np.array(ref["params"]), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(res.history.log_loss, np.array(ref["log_loss"]), rtol=1e-9)
-    np.testing.assert_allclose(res.history.normalized_margin, np.array(ref["normalized_margin"]), rtol=1e-9)
+    np.testing.assert_allclose(flatten(res.params).numpy(), np.array(ref["params"]), rtol=TRAJECTORY_RTOL, atol=1e-12)
+    np.testing.assert_allclose(res.history.log_loss, np.array(ref["log_loss"]), rtol=TRAJECTORY_RTOL)
+    np.testing.assert_allclose(res.history.normalized_margin, np.array(ref["normalized_margin"]), rtol=TRAJECTORY_RTOL)
 
 
 @pytest.mark.parametrize("schedule", ["normalized", "constant"])
