@@ -66,7 +66,7 @@ SOLVED_MIN = 0.5
 # Median exact distance / sqrt(d/k), width-16 network at d = 400, k = 16: at most the universal radius point by
 # point, whose median is 1 within FREI_FLIP_REL; measured 0.865 (the chapter, 20 points), 0.835 and 0.753 (seeds
 # 0 and 1, 10 points each), 0.97 (d = 100, k = 4, tests/test_checks.py): the upper bound, and the lowest measured
-# value less twice the seed spread (0.05). Out of the regime it fails at d/k = 1 (d = k = 16: 0 or 1.3 on two sets
+# value less twice the seed spread (0.05). Out of the regime it fails at d/k = 1 (d = k = 16: 0 or 1.5 on two sets
 # of 6 test points, misclassified points sitting at distance 0) but not yet at d/k = 4 (0.81, d = 64, k = 16).
 FREI_EXACT = (0.65, 1 + FREI_FLIP_REL)
 # The gap attack(N*) / r50(trained) against sqrt(k)/2: r50 has seed std 0.7% (frei_dk, d = 400, k = 16); the
