@@ -1,5 +1,6 @@
 """The benchmark suite runs end to end in smoke mode, so it cannot rot; nothing here times or asserts speed."""
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -63,8 +64,18 @@ def test_book_benchmark_smoke_mode_times_commands_and_records_exit_codes(tmp_pat
     report = json.loads((tmp_path / "book-smoke.json").read_text())
     assert set(report["commands"]) == {"make help", "make -n test"}
     assert all(r["returncode"] == 0 and r["seconds"] > 0 for r in report["commands"].values())
+    assert all(r["load_before"] >= 0 and r["target_seconds"] > 0 for r in report["commands"].values())
     assert "make help" in (tmp_path / "logs" / "book-smoke-help.log").read_text()  # make help lists itself
     assert "| `make help` |" in (tmp_path / "book-smoke.md").read_text()
+
+
+def test_a_timed_command_meets_its_target_only_when_it_succeeds_in_time():
+    spec = importlib.util.spec_from_file_location("bench_book", ROOT / "benchmarks" / "bench_book.py")
+    bench_book = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_book)
+    assert bench_book.met({"returncode": 0, "seconds": 599.0}, 600)
+    assert not bench_book.met({"returncode": 0, "seconds": 601.0}, 600)
+    assert not bench_book.met({"returncode": 2, "seconds": 10.0}, 600)  # a fast failure is no success
 
 
 def test_attack_study_has_help_and_summarizes_ratios_with_failures_as_inf():
