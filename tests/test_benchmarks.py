@@ -50,6 +50,8 @@ def test_robustness_benchmark_smoke_mode_writes_its_report(tmp_path):
     )
     report = json.loads((tmp_path / "robustness-smoke.json").read_text())
     assert report["throughput"]["points"] == 200 and report["throughput"]["flip_curve_points_per_s"] > 0
+    # the pre-issue-16 flip radius, the baseline of the speed-up, finds the library's radii
+    assert report["throughput"]["flip_radii_max_rel_diff"] <= 1e-9 and report["throughput"]["flip_speedup"] > 0
     assert [r["free_neurons"] for r in report["exact"]] == [2, 4]
     assert "| DeepFool" in (tmp_path / "robustness-smoke.md").read_text()
 

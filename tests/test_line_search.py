@@ -11,6 +11,7 @@ from implicit_bias.experiments import CentredScore
 from implicit_bias.flow import gradient_flow
 from implicit_bias.network import TwoLayerNet
 from implicit_bias.perturbations import (
+    _along,
     against_label,
     flip_radius,
     frei_direction,
@@ -66,3 +67,20 @@ def test_prelu_and_centred_lines_match_plain_forward_passes(p):
         # the margins themselves, not only their signs (a positive factor such as ||x + r u||^(p-1) keeps signs)
         fast, plain = margin_along(score, X, y, U, radii), margin_along(lambda Z, s=score: s(Z), X, y, U, radii)
         assert torch.allclose(fast, plain, rtol=1e-9, atol=1e-12 * float(plain.abs().max()))
+
+
+def test_a_field_is_taken_as_rank_one_only_when_every_row_is_plus_or_minus_the_first():
+    """U W^T by one vector-matrix product for rows +-u; any other field (one entry off by 1e-12, a zero field)
+    by the full product."""
+    gen = torch.Generator().manual_seed(3)
+    W = torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    u = torch.randn(5, generator=gen, dtype=torch.float64)
+    signs = torch.tensor([1.0, -1.0, -1.0, 1.0], dtype=torch.float64)
+    U = signs[:, None] * u
+    assert torch.equal(_along(U, W), signs[:, None] * (u @ W.T)[None])
+    assert torch.allclose(_along(U, W), U @ W.T, rtol=1e-14, atol=0)
+    off = U.clone()
+    off[2, 4] += 1e-12
+    assert torch.equal(_along(off, W), off @ W.T)
+    zero = torch.zeros(4, 5, dtype=torch.float64)
+    assert torch.equal(_along(zero, W), zero @ W.T)

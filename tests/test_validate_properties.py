@@ -45,6 +45,29 @@ def test_a_single_non_finite_entry_is_refused_and_counted(shape, seed, bad, data
 
 
 @FEW
+@given(where=st.lists(st.integers(0, 300_000 - 1), min_size=1, max_size=3, unique=True), data=st.data())
+def test_non_finite_entries_of_a_large_tensor_are_found_by_a_split_reduction(where, data):
+    """all_finite reduces to the smallest and largest entries; on two threads the reduction is split into chunks,
+    and a NaN or inf in any chunk, beside others, must still reach the result."""
+    t = randn((300, 1000), 0)
+    bad = [data.draw(st.sampled_from([math.nan, math.inf, -math.inf])) for _ in where]
+    t.view(-1)[torch.tensor(where)] = torch.tensor(bad, dtype=t.dtype)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(ValueError, match="must be a finite float tensor"):
+            check.tensor("X", t)
+        assert check.tensor("X", randn((300, 1000), 1)) is not None
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_an_empty_tensor_passes_the_finite_check_when_allowed():
+    empty = torch.zeros(0, 3, dtype=torch.float64)
+    assert check.tensor("X", empty, nonempty=False) is empty
+
+
+@FEW
 @given(shape=shapes, dtype=st.sampled_from([torch.int64, torch.int32, torch.bool, torch.uint8]))
 def test_non_float_tensors_are_refused_with_their_dtype(shape, dtype):
     with pytest.raises(TypeError, match=f"X must be a float tensor .*{dtype}"):

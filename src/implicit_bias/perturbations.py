@@ -109,8 +109,9 @@ def _along(U: Tensor, W: Tensor) -> Tensor:
     """U W^T, (n, m): the rate of change of the pre-activations along the field. A universal direction pushed
     against the labels (rows +-u) makes it rank one: one vector-matrix product instead of a matrix product."""
     u = U[0]
-    sign = torch.where((U == u).all(1), 1.0, torch.where((U == -u).all(1), -1.0, 0.0)).to(U.dtype)
-    if bool((sign != 0).all()):
+    j = int(u.abs().argmax())
+    sign = torch.sign(U[:, j]) * torch.sign(u[j])  # +-1 on rows that are +-u: then sign * u is U exactly
+    if bool(u[j] != 0) and torch.equal(U, sign[:, None] * u):
         return sign[:, None] * (u @ W.T)[None]
     return U @ W.T
 
