@@ -16,16 +16,13 @@ from implicit_bias import attacks, exact, experiments, perturbations
 from implicit_bias.network import TwoLayerNet
 
 
-def timed(fn, repeats: int = 1):
-    """Result of fn() and its fastest time in seconds over ``repeats`` calls: CPU time of this process when torch
-    runs on one thread (time given to other processes on a shared machine does not count), wall time otherwise."""
+def timed(fn):
+    """Result of fn() and its time in seconds: CPU time of this process when torch runs on one thread (time given
+    to other processes on a shared machine does not count), wall time otherwise."""
     timer = time.process_time if torch.get_num_threads() == 1 else time.perf_counter
-    best = math.inf
-    for _ in range(repeats):
-        start = timer()
-        out = fn()
-        best = min(best, timer() - start)
-    return out, best
+    start = timer()
+    out = fn()
+    return out, timer() - start
 
 
 @torch.no_grad()
