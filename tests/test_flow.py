@@ -14,7 +14,15 @@ import torch
 
 import implicit_bias.flow as flow_module
 from implicit_bias.data import cluster_mixture
-from implicit_bias.flow import FlowDivergence, _evaluate, _merge, _Normalized, gradient_flow, sgd
+from implicit_bias.flow import (
+    FlowDivergence,
+    _evaluate,
+    _merge,
+    _Normalized,
+    gradient_flow,
+    rejected_fraction_at_equilibrium,
+    sgd,
+)
 from implicit_bias.network import TwoLayerNet, flatten
 
 
@@ -48,6 +56,17 @@ def test_normalized_schedule_follows_gradient_flow(small):
         a, b = flatten(fast.params)[r], flatten(ref.params)[0]
         assert torch.dot(a, b) / (a.norm() * b.norm()) >= 0.999
         assert abs(a.norm() / b.norm() - 1) < 0.01
+
+
+def test_normalized_runs_reject_steps_as_often_as_their_growth_and_shrink_factors_balance(small):
+    """Once the step size has settled, each run rejects about the predicted fraction of its steps (2/3 for Lyu & Li's
+    factors): the rollback is not an edge case but most steps' work (the benchmarks page's explanation)."""
+    net, data = small
+    res = gradient_flow(
+        net, net.init(runs=4, scale=0.1, seed=0), data.X, data.y, steps=400, record_every=1, progress=False
+    )
+    rejected = np.diff(res.history.log_time[200:], axis=0) == 0  # accepted steps are those that cover flow time
+    assert np.abs(rejected.mean(0) - rejected_fraction_at_equilibrium()).max() < 0.1
 
 
 def test_smoothed_margin_never_decreases_once_fitted_and_stays_below_normalized(small):

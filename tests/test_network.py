@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from implicit_bias.network import LinearModel, TwoLayerNet, flatten, power
+from implicit_bias.network import LinearModel, TwoLayerNet, flatten, power, scratch_buffer
 
 CONFIGS = [
     dict(bias=True, train_outer=True),
@@ -212,6 +212,32 @@ def test_packed_layout_gives_the_same_outputs_and_gradients():
     torch.testing.assert_close(values_p, values, rtol=1e-12, atol=1e-14)
     for k, g in net.unpack(grads_p).items():
         torch.testing.assert_close(g, grads[k], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS)
+@pytest.mark.parametrize("shared", [True, False])
+def test_scratch_buffer_gives_the_same_bits_and_is_allocated_once(cfg, shared):
+    """value_and_vjp with a scratch dict (the training loop's) returns exactly what it returns without one, for
+    calls of several run counts sharing the dict; the buffer is allocated for the largest and reused after."""
+    net = TwoLayerNet(d=6, m=4, **cfg)
+    gen = torch.Generator().manual_seed(2)
+    scratch, buffers = {}, []
+    for R in (3, 5, 2, 5):
+        params = net.init(runs=R, scale=0.5, seed=R)
+        X = torch.randn((7, 6) if shared else (R, 7, 6), generator=gen, dtype=torch.float64)
+        coef = torch.randn(R, 7, generator=gen, dtype=torch.float64)
+        values, grads = net.value_and_vjp(params, X, lambda out: coef)  # noqa: B023
+        values_s, grads_s = net.value_and_vjp(params, X, lambda out: coef, scratch=scratch)  # noqa: B023
+        assert torch.equal(values_s, values) and all(torch.equal(grads_s[k], g) for k, g in grads.items())
+        buffers.append(scratch["preactivations"])
+    assert buffers[1] is buffers[2] is buffers[3] and buffers[1].numel() == 5 * 4 * 7 > buffers[0].numel()
+
+
+def test_scratch_buffer_is_reused_at_any_shape_of_its_size_and_renewed_for_another_dtype():
+    like, scratch = torch.zeros(1, dtype=torch.float64), {}
+    c = scratch_buffer(scratch, "z", (2, 3), like)
+    assert scratch_buffer(scratch, "z", (3, 2), like).data_ptr() == c.data_ptr()  # same size: the same memory
+    assert scratch_buffer(scratch, "z", (2, 3), like.float()).dtype == torch.float32  # another dtype: a new buffer
 
 
 @pytest.mark.parametrize("p", [1, 2, 3, 4, 5, 7, 8, 2.5])

@@ -319,24 +319,22 @@ def run_index(name: str, value: object, runs: int) -> int:
     return int(value)
 
 
-@torch.no_grad()
-def initial_outputs(model: object, params_: dict, X: torch.Tensor, y: torch.Tensor) -> None:
-    """One forward pass before training from checked inputs: raise if the outputs overflow (then the cause is the
-    parameters' size, not the step size), warn if the initial loss e^(-q) overflows the dtype."""
-    out = model.forward(params_, X)
-    if not bool(torch.isfinite(out).all()):
+def initial_margins(q: torch.Tensor, stacklevel: int = 3) -> None:
+    """Check the margins y f(x) at the start of training, from inputs checked finite: raise if they overflow (then the
+    cause is the parameters' size, not the step size), warn if the initial loss e^(-q) overflows the dtype (at the
+    caller ``stacklevel`` frames up: the user's call of the training function)."""
+    if not bool(torch.isfinite(q).all()):
         raise ValueError(
             "the initial network outputs are not finite although X and params are: the parameters are "
             "too large (overflow); use a smaller init scale"
         )
-    q = y.to(out.dtype) * out
     log_loss = float((-q).amax()) - math.log(q.shape[-1])  # log of the largest run's loss, to within log n
     if log_loss > math.log(torch.finfo(q.dtype).max):
         warnings.warn(
             f"the initial loss overflows {q.dtype} (log L >= {log_loss:.4g}): the recorded loss is inf and "
             "constant-step training diverges; use a smaller init scale",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
 
 

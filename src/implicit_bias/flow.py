@@ -9,7 +9,8 @@ The engine computes in the dtype of the parameters and data: float64 by default 
 as a fast mode for exploration (``benchmarks/`` reports its speed-up; ``tests/test_float32.py`` runs chapters in
 it with their checks holding). The loop updates three parameter-sized buffers in place (parameters, gradient,
 and the parameters at the last finiteness check; the normalized schedule's third holds its candidate), in the
-model's packed layout (for the two-layer network [W b] is one matrix, so each pass is one matrix product).
+model's packed layout (for the two-layer network [W b] is one matrix, so each pass is one matrix product), and
+keeps the model's (runs, m, n) pre-activations in one buffer from step to step.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ from .network import Model, Params, alignment_gap, sq_norm
 SCHEDULES = ("normalized", "constant")
 GROW, SHRINK = 2 ** (1 / 5), 2 ** (1 / 10)  # Lyu & Li's step growth after an accepted step and shrink after a rollback
 CHECK_EVERY = 32  # constant schedule: steps between finiteness checks (and at every record)
+
+
+def rejected_fraction_at_equilibrium() -> float:
+    """The fraction of its steps a run of the normalized schedule rejects once its step size has stopped growing:
+    accepted steps multiply the step by GROW and rejected ones divide it by SHRINK, and the two balance there."""
+    return math.log(GROW) / (math.log(GROW) + math.log(SHRINK))
 
 
 class FlowDivergence(RuntimeError):
@@ -163,23 +170,34 @@ class _State:
         return self._smoothed
 
     def finite(self) -> Tensor:
-        """Per run: are the log-loss and the gradient finite? (A NaN or inf entry makes the norm one.)"""
-        return torch.isfinite(self.log_loss) & torch.isfinite(self.grad_norm)
+        """Per run: are the log-loss and the gradient finite? (A NaN or inf entry makes the norm one.) Two operations
+        fewer than isfinite's four each, since the normalized schedule asks at every step: x - x is 0 for finite x and
+        NaN otherwise, and a norm is >= 0 or NaN."""
+        return (self.log_loss - self.log_loss == 0) & (self.grad_norm < math.inf)
 
 
-# Entries of the (runs, m, n) pre-activations one pass handles: beyond this (4 MB in float64) they leave the cache,
-# and one pass per block of runs is faster per run (bench_engine.py's R sweep); but a block keeps at least
-# PASS_MIN_RUNS runs, since with few large runs splitting did not pay (the medium size).
-PASS_ENTRIES, PASS_MIN_RUNS = 2**19, 32
+# Entries of the (runs, m, n) pre-activations one pass handles (16 MB in float64): with the pre-activations in one
+# reused buffer, blocks of runs up to this size were fastest per run (at the small size, R = 1024: 2^21 entries per
+# block beat 2^19, 2^23 and one pass; R = 256 runs in one pass); but a block keeps at least PASS_MIN_RUNS runs,
+# since with few large runs splitting did not pay (the medium size).
+PASS_ENTRIES, PASS_MIN_RUNS = 2**21, 32
 
 
-def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out: Params | None = None) -> _State:
+def _evaluate(
+    model: Model,
+    params: Params,
+    X: Tensor,
+    y: Tensor,
+    loss: str,
+    out: Params | None = None,
+    scratch: dict[str, Tensor] | None = None,
+) -> _State:
     """The state at ``params``: one forward pass and one vjp, by blocks of runs when the runs are many (``PASS_ENTRIES``);
-    the gradient goes into ``out`` when given."""
+    the gradient goes into ``out`` when given, intermediate values into the model's buffers in ``scratch``."""
     R = next(iter(params.values())).shape[0]
     blocks = -(-R // max(PASS_MIN_RUNS, PASS_ENTRIES // (getattr(model, "m", 1) * X.shape[-2])))
     if blocks <= 1:
-        return _evaluate_pass(model, params, X, y, loss, out)
+        return _evaluate_pass(model, params, X, y, loss, out, scratch)
     out = {k: torch.empty_like(t) for k, t in params.items()} if out is None else out
     parts = [
         _evaluate_pass(
@@ -189,6 +207,7 @@ def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out
             y[runs] if y.dim() == 2 else y,
             loss,
             {k: t[runs] for k, t in out.items()},
+            scratch,
         )
         for runs in (slice(start, start + -(-R // blocks)) for start in range(0, R, -(-R // blocks)))
     ]
@@ -196,7 +215,15 @@ def _evaluate(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out
     return _State(params, out, q, log_sum, log_sum - math.log(q.shape[-1]), model.degree, loss)
 
 
-def _evaluate_pass(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, out: Params | None = None) -> _State:
+def _evaluate_pass(
+    model: Model,
+    params: Params,
+    X: Tensor,
+    y: Tensor,
+    loss: str,
+    out: Params | None = None,
+    scratch: dict[str, Tensor] | None = None,
+) -> _State:
     """The state at ``params`` from one forward pass and one vjp over all their runs."""
     box: dict[str, Tensor] = {}
 
@@ -205,7 +232,7 @@ def _evaluate_pass(model: Model, params: Params, X: Tensor, y: Tensor, loss: str
         box["log_sum"], a = log_sum_and_weights(box["q"], loss)
         return a.mul_(y).neg_()
 
-    _, grad_log = model.value_and_vjp(params, X, coef, out=out)
+    _, grad_log = model.value_and_vjp(params, X, coef, out=out, scratch=scratch)
     q, log_sum = box["q"], box["log_sum"]
     return _State(params, grad_log, q, log_sum, log_sum - math.log(q.shape[-1]), model.degree, loss)
 
@@ -294,7 +321,6 @@ def gradient_flow(
     ``tol_kkt`` and/or relative change of the normalized margin below ``tol_margin``.
     """
     validate.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
-    validate.initial_outputs(model, params, X, y)
     validate.choice("loss", loss, LOSSES)
     validate.choice("schedule", schedule, SCHEDULES)
     lr = validate.positive_real("lr", lr)
@@ -305,13 +331,9 @@ def gradient_flow(
         if tol is not None:
             validate.positive_real(name, tol)
     y = _validate_problem(model, params, X, y)
-
-    # The loop updates its own copies in place, in the model's packed layout; the caller's tensors stay as they are.
-    own, X = model.pack(params, X)
-    st = _evaluate(model, own, X, y, loss)
-    if not bool(st.finite().all()):
-        raise FlowDivergence(0, lr, params)
-    evaluate = partial(_evaluate, model, X=X, y=y, loss=loss)
+    scratch: dict[str, Tensor] = {}  # the model's (runs, m, n) buffer, allocated once for the whole run
+    st, X = _initial_state(model, params, X, y, loss, lr)
+    evaluate = partial(_evaluate, model, X=X, y=y, loss=loss, scratch=scratch)
     flow = (
         _Constant(evaluate, model.unpack, lr, st)
         if schedule == "constant"
@@ -325,8 +347,21 @@ def gradient_flow(
         record_every,
         _stop_rule(tol_kkt, tol_margin),
         snapshots,
+        scratch,
         tqdm(total=steps, disable=not progress, desc=f"gradient flow ({schedule})", leave=False),
     )
+
+
+def _initial_state(model: Model, params: Params, X: Tensor, y: Tensor, loss: str, lr: float) -> tuple[_State, Tensor]:
+    """The state at the start, in the model's packed layout, and the packed inputs: the loop updates its own copies
+    in place and the caller's tensors stay as they are. Its forward pass is also the check of the initial margins.
+    (No scratch buffer: it would still be held at the first record, beside the record's own temporaries.)"""
+    own, X = model.pack(params, X)
+    st = _evaluate(model, own, X, y, loss)
+    validate.initial_margins(st.q, stacklevel=4)  # warnings point at the user's call of gradient_flow
+    if not bool(st.finite().all()):
+        raise FlowDivergence(0, lr, params)
+    return st, X
 
 
 def _loop(
@@ -337,6 +372,7 @@ def _loop(
     record_every: int,
     done: Callable[[_Recorder], bool],
     snapshots: bool,
+    scratch: dict[str, Tensor],
     bar: tqdm,
 ) -> FlowResult:
     """The training loop: steps, finiteness checks, records, the stopping rule and the progress bar."""
@@ -351,6 +387,9 @@ def _loop(
             if recording or step % CHECK_EVERY == 0:
                 flow.check(step, st)
             if recording:
+                # A record needs parameter-sized temporaries of its own: the steps' buffer is freed for them, and
+                # allocated again by the next step (once a record), so the peak stays that of a step.
+                scratch.clear()
                 _record(rec, model, st, step, flow.log_time(step), st.loss, flow.eta)
                 if snapshots:
                     kept.append(model.unpack(st.params))
@@ -449,7 +488,7 @@ class _Normalized:
         """Per run, the candidate where accepted and the state before it elsewhere, in the candidate's buffers."""
         keep = accept.to(step_size.dtype)
         if c is not None:  # the rejected candidates as they were before the restore
-            self._model.rescale_(cand.params, torch.where(accept[:, None], 1.0, c.reciprocal()))
+            self._model.rescale_(cand.params, torch.where(accept.unsqueeze(1), 1.0, c.reciprocal()))
         inv_step = (1 - keep) / step_size
         for k, t in cand.params.items():
             old, mask = st.params[k], _broadcast(accept, t)
@@ -499,13 +538,13 @@ def sgd(
 ) -> FlowResult:
     """Plain mini-batch SGD on the mean loss (Min & Vidal's protocol); records on the full data every few epochs."""
     validate.problem(params, X, y)  # finite float tensors of one dtype (numpy arrays are refused), labels ±1
-    validate.initial_outputs(model, params, X, y)
     validate.choice("loss", loss, LOSSES)
     lr = validate.positive_real("lr", lr)
     batch_size = validate.positive_int("batch_size", batch_size)
     epochs = validate.positive_int("epochs", epochs)
     record_every = validate.positive_int("record_every", record_every)
     y = _validate_problem(model, params, X, y)
+    validate.initial_margins(y * model.forward(params, X))
     gen = validate.generator(seed)
     n = X.shape[-2]
     if batch_size > n:

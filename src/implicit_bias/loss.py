@@ -36,7 +36,7 @@ def log_sum_and_weights(q: Tensor, loss: str) -> tuple[Tensor, Tensor]:
         q_min = q.amin(-1, keepdim=True)
         shifted = torch.sub(q_min, q).exp_()  # <= 1, with 1 at the smallest margin, so the sum is >= 1
         total = shifted.sum(-1, keepdim=True)
-        return total.log().sub_(q_min)[..., 0], shifted.div_(total)
+        return total.log().sub_(q_min).squeeze(-1), shifted.div_(total)
     terms = log_terms(q, loss)
     log_sum = torch.logsumexp(terms, dim=-1)
     return log_sum, torch.exp(logsigmoid(-q) - log_sum[..., None])

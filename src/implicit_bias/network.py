@@ -47,7 +47,13 @@ class Model(Protocol):
     def forward(self, params: Params, X: Tensor) -> Tensor: ...
 
     def value_and_vjp(
-        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+        self,
+        params: Params,
+        X: Tensor,
+        coef_fn: Callable[[Tensor], Tensor],
+        *,
+        out: Params | None = None,
+        scratch: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Params]: ...
 
     def per_sample_grads(self, params: Params, X: Tensor, run: int = 0) -> Tensor: ...
@@ -71,6 +77,16 @@ def _validate_inputs(X: Tensor, d: int, runs: int | None = None) -> None:
         raise ValueError(f"X must have shape (n, {d}) or (R, n, {d}), got {tuple(X.shape)}")
     if X.dim() == 3 and runs is not None and X.shape[0] != runs:
         raise ValueError(f"X has {X.shape[0]} runs in its first dimension but the parameters have R={runs}")
+
+
+def scratch_buffer(scratch: dict[str, Tensor], name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """An uninitialized tensor of ``shape`` in ``like``'s dtype and device: a view of the buffer kept in ``scratch``
+    under ``name`` (grown when too small), so that a loop calling with the same dict allocates once, not every step."""
+    size = math.prod(shape)
+    buffer = scratch.get(name)
+    if buffer is None or buffer.numel() < size or buffer.dtype != like.dtype or buffer.device != like.device:
+        buffer = scratch[name] = torch.empty(size, dtype=like.dtype, device=like.device)
+    return (buffer if buffer.numel() == size else buffer[:size]).view(shape)
 
 
 def flatten(params: Params) -> Tensor:
@@ -247,7 +263,8 @@ class TwoLayerNet:
         root = (4 * v2).mul_(a).add_(target.pow(2)).sqrt_()
         # c^2 solves v^2 c^4 - target c^2 - a = 0; two forms of the positive root avoid cancellation.
         c2 = torch.where(target >= 0, (target + root).div_(2 * v2), (2 * a).div_(root - target))
-        c = torch.where((v2 > 0) & (a > 0) & torch.isfinite(c2), c2.sqrt(), 1.0)
+        # c2 >= 0 or NaN by construction, so c2 < inf is isfinite(c2) in one operation instead of four
+        c = torch.where((v2 > 0) & (a > 0) & (c2 < math.inf), c2.sqrt(), 1.0)
         self.rescale_(params, c)
         return c
 
@@ -255,7 +272,7 @@ class TwoLayerNet:
         """(v_j, w_j, b_j) -> (c_j v_j, w_j / c_j, b_j / c_j) in place, for c of shape (R, m): the network is unchanged."""
         params["v"].mul_(c)
         W, b = self._first_layer(params)
-        W.div_(c[..., None])
+        W.div_(c.unsqueeze(-1))
         if b is not None:
             b.div_(c)
 
@@ -265,17 +282,20 @@ class TwoLayerNet:
         self._check(params, X)
         return self._layout(params, X).transpose(1, 2)
 
-    def _layout(self, params: Params, X: Tensor) -> Tensor:
-        """Pre-activations as (R, m, n), a fresh tensor: each neuron's points are contiguous, so the output and
-        the gradients are batched matrix-vector products, and the bias is added inside the matrix product."""
+    def _layout(self, params: Params, X: Tensor, scratch: dict[str, Tensor] | None = None) -> Tensor:
+        """Pre-activations as (R, m, n): each neuron's points are contiguous, so the output and the gradients are
+        batched matrix-vector products, and the bias is added inside the matrix product. A fresh tensor, or with
+        ``scratch`` a buffer kept there that the next call overwrites (``scratch_buffer``; not differentiable)."""
         W, b = self._first_layer(params)
-        R = W.shape[0]
+        R, n = W.shape[0], X.shape[-2]
+        Z = None if scratch is None else scratch_buffer(scratch, "preactivations", (R, self.m, n), W)
         if X.dim() == 2:  # one product over the neurons of all runs
-            flat = W.reshape(R * self.m, W.shape[-1])
-            Z = flat @ X.T if b is None else torch.addmm(b.reshape(R * self.m, 1), flat, X.T)
-            return Z.view(R, self.m, X.shape[0])
-        Xt = X.transpose(1, 2)
-        return torch.bmm(W, Xt) if b is None else torch.baddbmm(b[..., None], W, Xt)
+            flat, out = W.reshape(R * self.m, W.shape[-1]), {} if Z is None else {"out": Z.view(R * self.m, n)}
+            if b is None:
+                return torch.mm(flat, X.T, **out).view(R, self.m, n)
+            return torch.addmm(b.reshape(R * self.m, 1), flat, X.T, **out).view(R, self.m, n)
+        Xt, out = X.transpose(1, 2), {} if Z is None else {"out": Z}
+        return torch.bmm(W, Xt, **out) if b is None else torch.baddbmm(b.unsqueeze(-1), W, Xt, **out)
 
     def _times_inputs(self, D: Tensor, X: Tensor, out: Tensor | None = None) -> Tensor:
         """sum_i D[r, j, i] x_i for every run and neuron, (R, m, k) for inputs of width k: the transpose of
@@ -301,10 +321,13 @@ class TwoLayerNet:
             return self.outer(params)
         return self.outer(params) * (self._neuron_norm(params) if norm is None else norm).pow(1 - self.p)
 
-    def _features(self, params: Params, X: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    def _features(
+        self, params: Params, X: Tensor, scratch: dict[str, Tensor] | None = None
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """sigma(z) and sigma(z)^p, both (R, m, n), the ``output_weights`` and the norms ||(w_j, b_j)|| (None for
-        ReLU), both (R, m)."""
-        relu = torch.relu_(self._layout(params, X))  # in place on a fresh tensor; autograd keeps relu's output
+        ReLU), both (R, m); sigma(z) in ``scratch`` when given (``_layout``)."""
+        # in place on a buffer of its own (fresh, or the caller's scratch); autograd keeps relu's output
+        relu = torch.relu_(self._layout(params, X, scratch))
         if self.p == 1:
             return relu, relu, self.outer(params), None
         norm = self._neuron_norm(params)
@@ -324,40 +347,49 @@ class TwoLayerNet:
         return self.value_and_vjp(params, X, lambda out: coef)[1]
 
     def value_and_vjp(
-        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+        self,
+        params: Params,
+        X: Tensor,
+        coef_fn: Callable[[Tensor], Tensor],
+        *,
+        out: Params | None = None,
+        scratch: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Params]:
         """Outputs (R, n) and sum_i coef[r, i] grad N(x_i; theta_r), where coef = coef_fn(outputs): one forward pass.
 
         Not differentiable by autograd: the backward pass reuses the forward's buffers in place. With ``out``
-        (gradient tensors of the right shapes, e.g. an earlier result) the gradients are written there.
+        (gradient tensors of the right shapes, e.g. an earlier result) the gradients are written there; with
+        ``scratch`` (a dict the caller keeps between calls) the (R, m, n) intermediate values reuse one buffer.
         """
         self._check(params, X)
         W, b = self._first_layer(params)
         R, n = W.shape[0], X.shape[-2]
-        relu, phi, weight, norm = self._features(params, X)
-        values = torch.bmm(weight[:, None, :], phi)[:, 0]
+        relu, phi, weight, norm = self._features(params, X, scratch)
+        # unsqueeze and squeeze rather than t[:, None]: Python indexing costs microseconds a call, at every step
+        values = torch.bmm(weight.unsqueeze(1), phi).squeeze(1)
         coef = coef_fn(values)
         if coef.shape != (R, n):
             raise ValueError(f"coef must have shape (R, n) = ({R}, {n}), got {tuple(coef.shape)}")
+        coef_row = coef.unsqueeze(1)
         out = out or {}
         gv = None
         if self.train_outer or norm is not None:
             # sum_i c_i phi_ij, written as (1, n) x (n, m) products: much faster than (m, n) x (n, 1) ones in BLAS
             gv = out["v"] if self.train_outer and "v" in out else torch.empty_like(weight)
-            torch.bmm(coef[:, None, :], phi.transpose(1, 2), out=gv[:, None, :])
+            torch.bmm(coef_row, phi.transpose(1, 2), out=gv.unsqueeze(1))
         # dN/dz_ij = p weight_j sigma(z_ij)^(p-1), with sigma'(0) = 0 for ReLU; relu is not needed any more.
         slope = relu.sign_() if self.p == 1 else relu.pow_(self.p - 1)
-        D = slope.mul_(coef[:, None, :])
+        D = slope.mul_(coef_row)
         scale = weight if self.p == 1 else self.p * weight  # applied to the (R, m, d) product, not to (R, m, n)
         key = "Wb" if "Wb" in params else "W"
-        grads = {key: self._times_inputs(D, X, out.get(key)).mul_(scale[..., None])}
+        grads = {key: self._times_inputs(D, X, out.get(key)).mul_(scale.unsqueeze(-1))}
         if b is not None:
             grads["b"] = torch.sum(D, -1, out=out["b"]) if "b" in out else D.sum(-1)
             grads["b"].mul_(scale)
         if norm is not None:  # gv so far lacks the normalization; then the normalization's own derivative
             gv = gv.mul_(norm.pow(1 - self.p))
             factor = (1 - self.p) * self.outer(params) * gv / norm.pow(2)
-            grads[key].addcmul_(factor[..., None], W)
+            grads[key].addcmul_(factor.unsqueeze(-1), W)
             if b is not None:
                 grads["b"].addcmul_(factor, b)
         if self.train_outer:
@@ -421,9 +453,16 @@ class LinearModel:
         return params["w"] @ X.T if X.dim() == 2 else torch.bmm(X, params["w"][:, :, None])[..., 0]
 
     def value_and_vjp(
-        self, params: Params, X: Tensor, coef_fn: Callable[[Tensor], Tensor], *, out: Params | None = None
+        self,
+        params: Params,
+        X: Tensor,
+        coef_fn: Callable[[Tensor], Tensor],
+        *,
+        out: Params | None = None,
+        scratch: dict[str, Tensor] | None = None,
     ) -> tuple[Tensor, Params]:
-        """Outputs and sum_i coef[r, i] x_i for every run, where coef = coef_fn(outputs); into ``out`` if given."""
+        """Outputs and sum_i coef[r, i] x_i for every run, where coef = coef_fn(outputs); into ``out`` if given.
+        ``scratch`` is accepted for the Model protocol; the linear model needs no intermediate buffers."""
         values = self.forward(params, X)
         coef = coef_fn(values)
         g = coef @ X if X.dim() == 2 else torch.bmm(coef[:, None], X)[:, 0]
