@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from implicit_bias.data import cluster_mixture
-from implicit_bias.flow import gradient_flow
+from implicit_bias.flow import gradient_flow, rejected_fraction_at_equilibrium
 from implicit_bias.network import TwoLayerNet
 
 
@@ -174,11 +174,21 @@ def load() -> float:
 
 
 def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dict:
-    """Every timing of one size, interleaved, the minimum over ``repeats`` repetitions, and the ratios."""
+    """Every timing of one size, interleaved, the minimum over ``repeats`` repetitions, and the ratios.
+
+    The engine's ratios are per step: a call of ``gradient_flow`` also pays once for checking its inputs, packing
+    the parameters, evaluating the state it ends at and recording, which the lean loop and the matrix products do
+    not; so each schedule is also timed for one step, and its per-step time is (T(steps) - T(1)) / (steps - 1).
+    The one-off cost is reported beside it, and the ratios of whole calls too.
+    """
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2 to separate the per-step time from the one-off cost, got {steps}")
     relu = size.p == 1
     timers = {
         "engine": lambda: engine_seconds(size, steps, device),
+        "engine_1": lambda: engine_seconds(size, 1, device),
         "normalized": lambda: engine_seconds(size, steps, device, "normalized"),
+        "normalized_1": lambda: engine_seconds(size, 1, device, "normalized"),
         "float32": lambda: engine_seconds(size, steps, device, dtype=torch.float32),
         "lean": (lambda: lean_seconds(size, steps, device)) if relu else None,
         "gemm": (lambda: gemm_seconds(size, steps, device)) if relu else None,
@@ -195,9 +205,11 @@ def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dic
         loads.append(load())
     best = {k: min(v) for k, v in seconds.items()}
     e = best["engine"]
+    step = {k: (best[k] - best[f"{k}_1"]) / (steps - 1) for k in ("engine", "normalized")}
+    step |= {k: best[k] / steps for k in ("lean", "gemm") if k in best}  # loops with no one-off cost in the timing
 
-    def ratio(key: str, over: str = "engine") -> float | None:
-        return best[over] / best[key] if key in best else None
+    def per_step(key: str) -> float | None:
+        return step["engine"] / step[key] if key in step else None
 
     return {
         **asdict(size),
@@ -205,14 +217,20 @@ def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dic
         "repeats": repeats,
         "load_avg": [round(x, 2) for x in loads],
         "seconds": best,
-        "engine_steps_per_s": steps / e,
+        "engine_steps_per_s": 1 / step["engine"],
         "baseline_steps_per_s": steps / best["baseline"] if "baseline" in best else None,
-        "engine_ms_per_run_step": 1e3 * e / steps / size.R,
-        "baseline_over_engine": ratio("engine", "baseline") if "baseline" in best else None,
-        "engine_over_lean": ratio("lean"),
-        "engine_over_gemm": ratio("gemm"),
-        "normalized_over_constant": best["normalized"] / e,
-        "float32_speedup": e / best["float32"],
+        "engine_ms_per_run_step": 1e3 * step["engine"] / size.R,
+        "engine_one_off_ms": 1e3 * (best["engine_1"] - step["engine"]),
+        "baseline_over_engine": best["baseline"] / e if "baseline" in best else None,  # whole calls
+        "engine_over_lean": per_step("lean"),
+        "engine_over_gemm": per_step("gemm"),
+        "engine_over_lean_call": e / best["lean"] if "lean" in best else None,
+        "lean_over_gemm": best["lean"] / best["gemm"]
+        if "gemm" in best
+        else None,  # how near the limit a lean step gets
+        "normalized_over_constant": step["normalized"] / step["engine"],
+        "normalized_over_constant_call": best["normalized"] / e,
+        "float32_speedup": e / best["float32"],  # whole calls
     }
 
 
@@ -241,6 +259,21 @@ def time_to_kkt(device: torch.device, budget: int, constant_budget: int, target:
     out["step_ratio"] = (a / b) if a and b else None
     out["step_ratio_at_least"] = constant_budget / b if (a is None and b) else None
     return out
+
+
+def rollbacks(size: Size, steps: int, device: torch.device) -> dict:
+    """How often a run of the normalized schedule rejects its step over the second half of ``steps`` from the
+    benchmark's start, beside the equilibrium prediction: a step is accepted exactly when the covered time grows."""
+    X, y, net, params = problem(size, device)
+    res = gradient_flow(net, params, X, y, schedule="normalized", lr=0.01, steps=steps, record_every=1, progress=False)
+    rejected = np.diff(res.history.log_time[steps // 2 :], axis=0) == 0  # (steps, runs)
+    return {
+        "size": size.name,
+        "steps": steps,
+        "rejected_fraction": float(rejected.mean()),
+        "predicted_at_equilibrium": rejected_fraction_at_equilibrium(),
+        "steps_rolling_back_some_run": float(rejected.any(1).mean()),
+    }
 
 
 def peak_memory_mb(size: Size, steps: int, device: str) -> float:
@@ -273,11 +306,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, a few steps: checks that the suite runs")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default: cpu)")
-    parser.add_argument("--steps", type=int, default=None, help="steps per timing (default 50, medium 20, smoke 3)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps per timing, >= 2 (default 200, medium sizes 20, smoke 10)"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repetitions (default 5, smoke 2)")
     parser.add_argument("--only", nargs="*", default=None, help="time only these sizes (by name); for development")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="folder for JSON and Markdown")
     args = parser.parse_args(argv)
+    if args.steps is not None and args.steps < 2:
+        parser.error(f"--steps must be >= 2 (per-step times need two step counts), got {args.steps}")
     device = torch.device(
         "cuda"
         if args.device == "auto" and torch.cuda.is_available()
@@ -288,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
     repeats = args.repeats or (2 if args.smoke else 5)
     rows = []
     for size in sizes:
-        steps = args.steps or (3 if args.smoke else (20 if size.d >= 1000 else 50))
+        steps = args.steps or (10 if args.smoke else (20 if size.d >= 1000 else 200))
         rows.append(time_size(size, steps, device, repeats))
         print(json.dumps(rows[-1]), flush=True)
     report = {
@@ -303,11 +340,15 @@ def main(argv: list[str] | None = None) -> dict:
         },
         "method": f"minimum of {repeats} interleaved repetitions, "
         f"{'process CPU time (one thread)' if torch.get_num_threads() == 1 else 'wall time'}; "
+        "engine ratios per step, (T(steps) - T(1)) / (steps - 1), the one-off cost of a call apart; "
         "load_avg is the 1-minute load after each",
         "engine": rows,
         "time_to_kkt": None
         if args.only
         else time_to_kkt(device, budget=200 if args.smoke else 20_000, constant_budget=300 if args.smoke else 30_000),
+        "rollbacks": None
+        if args.only
+        else rollbacks(SMOKE[0] if args.smoke else SIZES[0], 40 if args.smoke else 400, device),
         "memory": None
         if args.only
         else memory(SMOKE[0] if args.smoke else MEMORY, (2, 6) if args.smoke else (2, 40), str(device)),
@@ -369,8 +410,9 @@ def markdown(report: dict) -> str:
     """The report as Markdown tables, for the issue notes (the book renders the JSON itself)."""
     m = report["machine"]
     head = (
-        "| size | d | n | m | R | p | engine steps/s | engine/lean | engine/own GEMMs | normalized/constant "
-        "| float32 speed-up | baseline/engine | load |"
+        "| size | d | n | m | R | p | steps | engine steps/s | one-off ms | engine/lean | engine/own GEMMs "
+        "| lean/own GEMMs | normalized/constant | whole calls: engine/lean, normalized/constant | float32 speed-up "
+        "| baseline/engine | load |"
     )
     lines = [
         (
@@ -379,13 +421,14 @@ def markdown(report: dict) -> str:
         ),
         "",
         head,
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["engine"]:
         lines.append(
-            f"| {r['name']} | {r['d']} | {r['n']} | {r['m']} | {r['R']} | {r['p']} | "
-            f"{r['engine_steps_per_s']:.1f} | {_fmt(r['engine_over_lean'])} | {_fmt(r['engine_over_gemm'])} | "
-            f"{r['normalized_over_constant']:.2f} | {r['float32_speedup']:.2f} | "
+            f"| {r['name']} | {r['d']} | {r['n']} | {r['m']} | {r['R']} | {r['p']} | {r['steps']} | "
+            f"{r['engine_steps_per_s']:.1f} | {r['engine_one_off_ms']:.1f} | {_fmt(r['engine_over_lean'])} | "
+            f"{_fmt(r['engine_over_gemm'])} | {_fmt(r['lean_over_gemm'])} | {r['normalized_over_constant']:.2f} | "
+            f"{_fmt(r['engine_over_lean_call'])}, {r['normalized_over_constant_call']:.2f} | {r['float32_speedup']:.2f} | "
             f"{_fmt(r['baseline_over_engine'])} | {max(r['load_avg']):.2f} |"
         )
     k, mem = report["time_to_kkt"], report["memory"]
@@ -400,6 +443,14 @@ def markdown(report: dict) -> str:
                 f"steps (gap at end {k['constant']['relative_gap_at_end']:.3g}); ratio {ratio}."
             ),
         ]
+    roll = report.get("rollbacks")
+    if roll is not None:
+        lines.append(
+            f"Normalized schedule ({roll['size']}, second half of {roll['steps']} steps): runs rejected "
+            f"{roll['rejected_fraction']:.3f} of their steps (predicted at equilibrium "
+            f"{roll['predicted_at_equilibrium']:.3f}); {roll['steps_rolling_back_some_run']:.0%} of the steps rolled "
+            "back some run."
+        )
     if mem is not None:
         lines += [
             (
