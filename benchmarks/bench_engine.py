@@ -204,12 +204,14 @@ def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dic
             seconds[k].append(f())
         loads.append(load())
     best = {k: min(v) for k, v in seconds.items()}
-    e = best["engine"]
     step = {k: (best[k] - best[f"{k}_1"]) / (steps - 1) for k in ("engine", "normalized")}
     step |= {k: best[k] / steps for k in ("lean", "gemm") if k in best}  # loops with no one-off cost in the timing
 
     def per_step(key: str) -> float | None:
         return step["engine"] / step[key] if key in step else None
+
+    def whole_calls(key: str, over: str) -> float | None:
+        return best[key] / best[over] if key in best and over in best else None
 
     return {
         **asdict(size),
@@ -221,16 +223,14 @@ def time_size(size: Size, steps: int, device: torch.device, repeats: int) -> dic
         "baseline_steps_per_s": steps / best["baseline"] if "baseline" in best else None,
         "engine_ms_per_run_step": 1e3 * step["engine"] / size.R,
         "engine_one_off_ms": 1e3 * (best["engine_1"] - step["engine"]),
-        "baseline_over_engine": best["baseline"] / e if "baseline" in best else None,  # whole calls
+        "baseline_over_engine": whole_calls("baseline", "engine"),
         "engine_over_lean": per_step("lean"),
         "engine_over_gemm": per_step("gemm"),
-        "engine_over_lean_call": e / best["lean"] if "lean" in best else None,
-        "lean_over_gemm": best["lean"] / best["gemm"]
-        if "gemm" in best
-        else None,  # how near the limit a lean step gets
+        "engine_over_lean_call": whole_calls("engine", "lean"),
+        "lean_over_gemm": whole_calls("lean", "gemm"),  # how near the limit a lean step gets
         "normalized_over_constant": step["normalized"] / step["engine"],
-        "normalized_over_constant_call": best["normalized"] / e,
-        "float32_speedup": e / best["float32"],  # whole calls
+        "normalized_over_constant_call": whole_calls("normalized", "engine"),
+        "float32_speedup": whole_calls("engine", "float32"),
     }
 
 
@@ -266,7 +266,7 @@ def rollbacks(size: Size, steps: int, device: torch.device) -> dict:
     benchmark's start, beside the equilibrium prediction: a step is accepted exactly when the covered time grows."""
     X, y, net, params = problem(size, device)
     res = gradient_flow(net, params, X, y, schedule="normalized", lr=0.01, steps=steps, record_every=1, progress=False)
-    rejected = np.diff(res.history.log_time[steps // 2 :], axis=0) == 0  # (steps, runs)
+    rejected = res.history.stalled()[steps // 2 :]  # (steps, runs)
     return {
         "size": size.name,
         "steps": steps,

@@ -77,6 +77,11 @@ class History:
         """The last record of one field, (R,)."""
         return getattr(self, name)[-1]
 
+    def stalled(self) -> np.ndarray:
+        """(T - 1, R): True where no flow time was covered between consecutive records. With a record at every step
+        of the normalized schedule, these are the steps each run rejected (an accepted step always covers time)."""
+        return np.diff(self.log_time, axis=0) == 0
+
     def to_frame(self):
         """A long pandas table: one row per record and run."""
         import pandas as pd
